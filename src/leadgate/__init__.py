@@ -1,0 +1,3 @@
+"""leadgate: a lead distribution engine."""
+
+__version__ = "0.1.0"
