@@ -16,7 +16,7 @@ problem+json responses in exactly one place (``leadgate.api.errors``)::
     |   +-- IdempotencyConflict        idempotency_conflict
     +-- AuthError                      unauthorized   401
     |   +-- Forbidden                  forbidden      403
-    +-- RoutingError                   routing_error  500-free: a bug in a flow is refused at save time
+    +-- RoutingError                   routing_error  422 (a bad flow is refused at save time)
 
 Third-party errors (SQLAlchemy, httpx, YAML) are translated where they enter.
 """
@@ -55,8 +55,14 @@ class InvalidConfig(InvalidInput):
 
     code = "invalid_config"
 
-    def __init__(self, message: str, *, path: str = "", code: str | None = None,
-                 errors: Sequence[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "",
+        code: str | None = None,
+        errors: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(f"{path}: {message}" if path else message, code=code)
         self.path = path
         self.reason = message
@@ -143,7 +149,9 @@ def path_join(base: str, key: str | int) -> str:
     return f"{base}.{key}" if base else key
 
 
-def as_mapping(value: Any, path: str, exc: type[InvalidConfig] = InvalidConfig) -> Mapping[str, Any]:
+def as_mapping(
+    value: Any, path: str, exc: type[InvalidConfig] = InvalidConfig
+) -> Mapping[str, Any]:
     """Return ``value`` if it is a mapping, else raise ``exc`` naming ``path``."""
     if not isinstance(value, Mapping):
         raise exc(f"expected a mapping, got {type(value).__name__}", path=path)

@@ -1,0 +1,70 @@
+"""Request dependencies: the application, the unit of work, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from leadgate.bootstrap import App
+from leadgate.domain.errors import AuthError
+from leadgate.services import accounts
+from leadgate.services.principal import Principal
+from leadgate.store import models as m
+from leadgate.store.uow import UnitOfWork
+
+
+def get_app(request: Request) -> App:
+    app: App = request.app.state.leadgate
+    return app
+
+
+def get_uow(app: Annotated[App, Depends(get_app)]) -> Iterator[UnitOfWork]:
+    """A writing unit of work for the request (the route's service commits)."""
+    with app.uow() as uow:
+        yield uow
+
+
+def get_reader(app: Annotated[App, Depends(get_app)]) -> Iterator[UnitOfWork]:
+    """A read-only unit of work for the request."""
+    with app.reader() as uow:
+        yield uow
+
+
+def bearer_secret(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+class Caller:
+    """The authenticated caller and, for a source key, its source row."""
+
+    def __init__(self, principal: Principal, source: m.Source | None) -> None:
+        self.principal = principal
+        self.source = source
+
+
+def get_caller(request: Request, app: Annotated[App, Depends(get_app)]) -> Caller:
+    secret = bearer_secret(request)
+    if secret is None:
+        raise AuthError("send an API key as 'Authorization: Bearer <key>' or 'X-API-Key'")
+    with app.reader() as uow:
+        principal, source = accounts.resolve_secret(uow, secret)
+        if source is not None:
+            uow.session.expunge(source)
+    return Caller(principal, source)
+
+
+def get_user(caller: Annotated[Caller, Depends(get_caller)]) -> Principal:
+    caller.principal.require_user()
+    return caller.principal
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+ReaderDep = Annotated[UnitOfWork, Depends(get_reader)]
+AppDep = Annotated[App, Depends(get_app)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+UserDep = Annotated[Principal, Depends(get_user)]

@@ -1,0 +1,112 @@
+"""/v1/leads: capture (sources) and read (users)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep
+from leadgate.api.errors import PROBLEM
+from leadgate.domain.errors import Forbidden, InvalidInput
+from leadgate.services import ingest, leads
+from leadgate.store import models as m
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"])
+
+LEAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+            "example": {"first_name": "Asha", "phone": "+91 98123 45678",
+                        "email": "asha@example.com", "city": "Mumbai", "product": "health"},
+        }}},
+    }
+}
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidInput("the request body is empty; send a JSON object of lead fields",
+                           code="malformed_json")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+
+
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=LEAD_BODY,
+    summary="Submit a lead",
+    responses={201: {"description": "Stored (and routed)"},
+               409: {"description": "Idempotency-Key reused with another body"},
+               422: {"description": "Refused; the lead is recorded with its reasons"}},
+)
+async def create_lead(
+    request: Request,
+    app: AppDep,
+    caller: CallerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Submit one lead as a flat JSON object, authenticated by a source API key.
+
+    The answer comes after the lead is committed: a 201 means it is durably
+    stored. With an `Idempotency-Key` header, a retry with the same key and
+    body replays the first answer; the same key with another body gets 409.
+    """
+    if caller.source is None:
+        raise Forbidden("leads are submitted with a source API key, not a user token")
+    payload = await read_json(request)
+    from starlette.concurrency import run_in_threadpool
+
+    def work() -> ingest.IngestResult:
+        with app.uow() as uow:
+            source = uow.session.get(m.Source, caller.principal.source_id)
+            assert source is not None
+            return ingest.ingest_lead(uow, source, payload, app.clock(),
+                                      idempotency_key=idempotency_key,
+                                      ttl=_ttl(app.settings.idempotency_ttl_hours))
+    result = await run_in_threadpool(work)
+    app.wakeup.notify()
+    media = PROBLEM if result.status_code >= 400 else "application/json"
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return JSONResponse(result.body, status_code=result.status_code, media_type=media,
+                        headers=headers)
+
+
+def _ttl(hours: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(hours=hours)
+
+
+@router.get("", summary="List leads")
+def list_leads(
+    uow: ReaderDep,
+    user: UserDep,
+    status: str | None = None,
+    campaign: str | None = None,
+    source: str | None = None,
+    assignee: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Leads newest first. Managers see all; an agent sees only their own."""
+    f = leads.LeadFilter(status=status, campaign=campaign, source=source, assignee=assignee,
+                         since=since, until=until, limit=limit, offset=offset)
+    return leads.list_leads(uow, user, f)
+
+
+@router.get("/{lead_id}", summary="One lead with its timeline and decision trace")
+def get_lead(lead_id: int, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+    return leads.lead_detail(uow, user, lead_id)

@@ -1,0 +1,67 @@
+"""Composition root: builds the engine, unit-of-work factory, clock and notifier."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadgate.config import Settings
+from leadgate.store.db import make_engine, make_session_factory
+from leadgate.store.uow import UnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Wakeup:
+    """In-process signal that new jobs are waiting (the worker also polls)."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def notify(self) -> None:
+        self.event.set()
+
+
+@dataclass
+class App:
+    """Everything a surface (API, console, CLI, worker) needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    read_session_factory: sessionmaker[Session]
+    clock: Clock = utcnow
+    wakeup: Wakeup = field(default_factory=Wakeup)
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work that may write (takes SQLite's write lock at BEGIN)."""
+        return UnitOfWork(self.session_factory)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work for reads only; never blocks or is blocked by writers."""
+        return UnitOfWork(self.read_session_factory)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock = utcnow,
+              migrate: bool = False) -> App:
+    settings = settings or Settings()
+    engine = make_engine(settings)
+    if migrate:
+        from leadgate.store.migrate import upgrade
+
+        upgrade(engine)
+    return App(settings=settings, engine=engine,
+               session_factory=make_session_factory(engine),
+               read_session_factory=make_session_factory(engine, readonly=True), clock=clock)

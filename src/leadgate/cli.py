@@ -1,0 +1,264 @@
+"""The ``leadgate`` command: thin Typer commands over the same services."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from leadgate.bootstrap import App, bootstrap
+from leadgate.config import Settings
+from leadgate.domain.errors import InvalidConfig, LeadgateError
+
+cli = typer.Typer(help="leadgate: capture, qualify, route and track leads.",
+                  no_args_is_help=True, add_completion=False)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+config_cli = typer.Typer(help="Config as code: apply and export the whole setup.",
+                         no_args_is_help=True)
+user_cli = typer.Typer(help="Console and API users.", no_args_is_help=True)
+import_cli = typer.Typer(help="Bulk import.", no_args_is_help=True)
+source_cli = typer.Typer(help="Lead sources and their API keys.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(config_cli, name="config")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(import_cli, name="import")
+cli.add_typer(source_cli, name="source")
+
+out = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[str | None, typer.Option(
+    "--db", help="Database URL or SQLite file path (default: LEADGATE_DATABASE_URL or "
+    "./leadgate.db).")]
+
+
+def settings_for(db: str | None, **overrides: Any) -> Settings:
+    if db:
+        overrides["database_url"] = db if "://" in db else f"sqlite:///{db}"
+    return Settings(**overrides)
+
+
+def open_app(db: str | None, *, migrate: bool = True, **overrides: Any) -> App:
+    return bootstrap(settings_for(db, **overrides), migrate=migrate)
+
+
+def fail(exc: LeadgateError) -> None:
+    err.print(f"[red]error:[/red] {exc.message}" if not isinstance(exc, InvalidConfig)
+              else "[red]error:[/red] the configuration was refused:")
+    if isinstance(exc, InvalidConfig):
+        for path, msg in exc.errors:
+            err.print(f"  {path}: {msg}" if path else f"  {msg}")
+    raise typer.Exit(2)
+
+
+@db_cli.command("upgrade")
+def db_upgrade(db: DbOpt = None) -> None:
+    """Create or upgrade the schema to the newest migration."""
+    from leadgate.store.migrate import current
+
+    app = open_app(db)
+    out.print(f"database at revision {current(app.engine)}")
+
+
+@cli.command()
+def serve(db: DbOpt = None,
+          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+          worker: Annotated[bool, typer.Option(help="Run the job worker in-process.")] = True,
+          ) -> None:
+    """Run the API, the web console and (by default) a job worker in one process."""
+    import uvicorn
+
+    from leadgate.api.app import create_app
+
+    app = open_app(db)
+    out.print(f"leadgate serving on http://{host}:{port} (database: {app.engine.url.drivername})")
+    uvicorn.run(create_app(app=app, worker=worker), host=host, port=port,
+                log_level="warning", timeout_graceful_shutdown=5)
+
+
+@cli.command()
+def worker(db: DbOpt = None) -> None:
+    """Run an extra background job worker (as many as you like, on one database)."""
+    import threading
+
+    import leadgate.services.handlers  # noqa: F401
+    from leadgate.services.jobs import Worker
+
+    app = open_app(db)
+    out.print("leadgate worker running; Ctrl-C to stop")
+    w = Worker(app.uow, app.clock, threading.Event(), app.settings.worker_poll_seconds)
+    with contextlib.suppress(KeyboardInterrupt):
+        w.run_forever()
+
+
+@cli.command()
+def demo(db: Annotated[str, typer.Option("--db", help="SQLite file or database URL.")] =
+         "leadgate-demo.db",
+         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+         serve_it: Annotated[bool, typer.Option("--serve/--no-serve",
+                                                help="Serve after seeding.")] = True) -> None:
+    """Seed a demo workspace and serve it: API, console and worker on one port."""
+    from leadgate.services import demo as demo_service
+
+    app = open_app(db)
+    try:
+        info = demo_service.seed(app)
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    out.print("[bold green]leadgate demo workspace ready[/bold green]")
+    out.print(f"  console:    http://{host}:{port}/console  (API docs at /docs)")
+    for email, password, role in info.users:
+        out.print(f"  login:      {email} / {password}  ({role})")
+    out.print(f"  source key: {info.source_key}  (source '{info.source}')")
+    out.print("  try:")
+    out.print(f"    curl -s -X POST http://{host}:{port}/v1/leads -H 'Authorization: Bearer "
+              f"{info.source_key}' -H 'Content-Type: application/json' -d "
+              "'{\"first_name\":\"Asha\",\"phone\":\"+91 98123 45678\",\"city\":\"Mumbai\","
+              "\"product\":\"health\"}'")
+    if serve_it:
+        import uvicorn
+
+        from leadgate.api.app import create_app
+
+        uvicorn.run(create_app(app=app), host=host, port=port, log_level="warning",
+                    timeout_graceful_shutdown=5)
+
+
+@config_cli.command("apply")
+def config_apply(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                      help="The YAML setup file.")],
+                 db: DbOpt = None) -> None:
+    """Apply a YAML setup file. It is validated as a whole first; a file with any
+    error changes nothing. Applying the same file twice changes nothing."""
+    from leadgate.services import configure
+
+    app = open_app(db)
+    try:
+        data, lines = configure.load_yaml(file.read_text(encoding="utf-8"), file.name)
+        with app.uow() as uow:
+            report = configure.apply(uow, data, app.clock(), lines=lines, actor="cli")
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    table = Table("entity", "key", "change")
+    for entity, key, action in report.changes:
+        table.add_row(entity, key, action)
+    out.print(table)
+    out.print(f"{report.changed} change(s) applied")
+    for key, secret in report.source_keys.items():
+        out.print(f"[yellow]new API key for source {key} (shown once):[/yellow] {secret}")
+
+
+@config_cli.command("export")
+def config_export(db: DbOpt = None,
+                  output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                              help="Write to this file.")] = None
+                  ) -> None:
+    """Export the whole setup as YAML (API keys are never exported)."""
+    from leadgate.services import configure
+
+    app = open_app(db)
+    with app.reader() as uow:
+        text = configure.dump_yaml(configure.export(uow))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"written to {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@user_cli.command("create")
+def user_create(email: Annotated[str, typer.Argument(help="Login email.")],
+                role: Annotated[str, typer.Option(help="admin, manager or agent.")] = "manager",
+                password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                                      confirmation_prompt=True,
+                                                      help="At least 8 characters.")] = "",
+                agent: Annotated[str | None, typer.Option(
+                    help="Agent key this user works as (required for role agent).")] = None,
+                name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+                db: DbOpt = None) -> None:
+    """Create a console/API user with a role."""
+    from leadgate.services import accounts
+
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            user = accounts.create_user(uow, email, password, role, app.clock(), name=name,
+                                        agent_key=agent)
+            uow.commit()
+            out.print(f"user {user.email} created with role {user.role}")
+    except LeadgateError as exc:
+        fail(exc)
+
+
+@source_cli.command("rotate-key")
+def source_rotate(key: Annotated[str, typer.Argument(help="Source key.")],
+                  db: DbOpt = None) -> None:
+    """Issue a new API key for a source; the old one stops working at once."""
+    from leadgate.services import accounts
+
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            secret = accounts.rotate_source_key(uow, key)
+            uow.commit()
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    out.print(f"new API key for source {key} (shown once): {secret}")
+
+
+@import_cli.command("leads")
+def import_leads(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                      help="CSV or .xlsx file.")],
+                 source: Annotated[str, typer.Option("--source", help="Source key.")],
+                 report: Annotated[Path | None, typer.Option(
+                     help="Where to write rejected rows (default FILE.rejected.csv).")] = None,
+                 db: DbOpt = None) -> None:
+    """Import leads through the full pipeline with a progress bar and a report of
+    rejected rows with their reasons."""
+    from leadgate.services import importer
+
+    app = open_app(db)
+    try:
+        _, rows, count = importer.read_rows(file.name, file.read_bytes())
+        with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, transient=False,
+                      disable=not err.is_terminal and count < 1) as bar:
+            task = bar.add_task("rows", total=count)
+            result = importer.import_rows(app.uow, source, rows, app.clock,
+                                          progress=lambda n: bar.advance(task, n))
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    table = Table("outcome", "rows")
+    for status, n in sorted(result.statuses.items()):
+        table.add_row(status, str(n))
+    out.print(table)
+    if result.reasons:
+        reasons = Table("reason", "rows")
+        for code, n in sorted(result.reasons.items()):
+            reasons.add_row(code, str(n))
+        out.print(reasons)
+    if result.rejected:
+        path = report or file.with_suffix(".rejected.csv")
+        result.write_rejects(path)
+        out.print(f"{len(result.rejected)} rejected row(s) written to {path}")
+    out.print(f"imported {result.total} row(s)")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

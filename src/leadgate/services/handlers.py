@@ -1,0 +1,43 @@
+"""Job handlers run by the worker after the transaction that queued them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from leadgate.services import timeline
+from leadgate.services.jobs import handler
+from leadgate.services.routing import route_lead
+from leadgate.store import models as m
+from leadgate.store.uow import UnitOfWork
+
+REQUEUE_BATCH = 200
+
+
+@handler("lead.assigned")
+def notify_assigned(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    """Tell the assignee. Today the console inbox is the channel (it lists the
+    lead at once); email and webhook destinations hook in here."""
+    lead = uow.session.get(m.Lead, payload["lead_id"])
+    if lead is None or lead.assignee is None or lead.assignee.key != payload.get("agent"):
+        return  # reassigned or gone since: nothing to say any more
+    already = uow.session.scalar(select(m.LeadEvent.id).where(
+        m.LeadEvent.lead_id == lead.id, m.LeadEvent.type == "notified",
+        m.LeadEvent.actor == "worker"))
+    if already is None:
+        timeline.record(uow, lead, "notified", now, actor="worker", agent=lead.assignee.key,
+                        channel="console")
+    uow.commit()
+
+
+@handler("queue.retry")
+def retry_queued(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    """Someone became eligible: give held leads (oldest first) another chance."""
+    leads = list(uow.session.scalars(
+        select(m.Lead).where(m.Lead.status == "queued").order_by(m.Lead.id)
+        .limit(REQUEUE_BATCH)))
+    for lead in leads:
+        route_lead(uow, lead, now, actor="requeue")
+    uow.commit()

@@ -1,0 +1,174 @@
+"""The transactional outbox and the worker that drains it.
+
+Jobs are inserted in the same transaction as the change that caused them, so a
+crash between "lead stored" and "lead delivered" loses nothing. Workers claim
+due jobs with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises
+writers), run the handler in its own unit of work, and retry with exponential
+back-off; a job that keeps failing ends as ``dead`` for a person to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from leadgate.store.models import Job
+from leadgate.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, dict[str, Any], datetime], None]
+HANDLERS: dict[str, Handler] = {}
+
+LEASE = timedelta(minutes=5)
+
+
+class PermanentJobError(Exception):
+    """A job failure that retrying cannot fix."""
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def enqueue(uow: UnitOfWork, kind: str, payload: dict[str, Any], now: datetime,
+            *, delay: timedelta = timedelta(0)) -> Job:
+    job = Job(kind=kind, payload=payload, status="pending", attempts=0, max_attempts=8,
+              run_after=now + delay, created_at=now)
+    uow.session.add(job)
+    return job
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8 ... seconds, capped at one hour."""
+    return timedelta(seconds=min(2 ** attempts, 3600))
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def claim(uow: UnitOfWork, now: datetime, limit: int = 10) -> list[int]:
+    """Lease up to ``limit`` due jobs to this worker; returns their ids."""
+    q = (
+        select(Job)
+        .where(Job.status.in_(("pending", "running")), Job.run_after <= now)
+        .where((Job.locked_until.is_(None)) | (Job.locked_until < now))
+        .order_by(Job.run_after, Job.id)
+        .limit(limit)
+    )
+    if uow.dialect == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    jobs = list(uow.session.scalars(q))
+    me = worker_id()
+    for job in jobs:
+        job.status = "running"
+        job.locked_by = me
+        job.locked_until = now + LEASE
+    uow.commit()
+    return [j.id for j in jobs]
+
+
+def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
+            clock: Callable[[], datetime]) -> str:
+    """Run one leased job; returns its new status."""
+    with uow_factory() as uow:
+        job = uow.session.get(Job, job_id)
+        if job is None or job.status in ("done", "dead"):
+            return "skipped"
+        fn = HANDLERS.get(job.kind)
+        now = clock()
+        error: str | None = None
+        permanent = False
+        try:
+            if fn is None:
+                raise PermanentJobError(f"no handler for job kind {job.kind!r}")
+            fn(uow, dict(job.payload), now)
+        except PermanentJobError as exc:
+            error, permanent = str(exc), True
+        except Exception as exc:  # a failing job must never kill the worker
+            log.exception("job %s (%s) failed", job_id, job.kind)
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None:
+            job.status = "done"
+            job.finished_at = now
+            job.attempts += 1
+            job.locked_until = None
+            uow.commit()
+            return "done"
+    # the handler's writes are discarded; record the failure in a fresh transaction
+    with uow_factory() as uow:
+        job = uow.session.get(Job, job_id)
+        assert job is not None
+        job.attempts += 1
+        job.last_error = error
+        job.locked_until = None
+        if permanent or job.attempts >= job.max_attempts:
+            job.status = "dead"
+            job.finished_at = clock()
+        else:
+            job.status = "pending"
+            job.run_after = clock() + backoff(job.attempts)
+        uow.commit()
+        return job.status
+
+
+def drain(uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
+          *, max_jobs: int = 1000) -> int:
+    """Run due jobs until none is left (or ``max_jobs``); returns how many ran."""
+    ran = 0
+    while ran < max_jobs:
+        with uow_factory() as uow:
+            ids = claim(uow, clock())
+        if not ids:
+            return ran
+        for job_id in ids:
+            run_one(uow_factory, job_id, clock)
+            ran += 1
+    return ran
+
+
+class Worker:
+    """A background thread that drains the outbox; woken early by commits."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
+                 wake: threading.Event, poll_seconds: float = 0.5) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._wake = wake
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="leadgate-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def run_forever(self) -> None:
+        self._run()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                drain(self._uow_factory, self._clock, max_jobs=100)
+            except Exception:  # database away for a moment: log and keep polling
+                log.exception("worker loop error")
+            self._wake.wait(self._poll)
+            self._wake.clear()

@@ -1,0 +1,41 @@
+"""Who is calling: a source (may only submit leads) or a user with a role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leadgate.domain.errors import Forbidden
+
+ROLES = ("admin", "manager", "agent")
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "source" | "user"
+    name: str
+    role: str | None = None  # admin | manager | agent (users only)
+    user_id: int | None = None
+    agent_id: int | None = None
+    source_id: int | None = None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.kind == "user" and self.role in ("admin", "manager")
+
+    def require_user(self) -> None:
+        if self.kind != "user":
+            raise Forbidden("a source key can only submit leads")
+
+    def require_manager(self) -> None:
+        self.require_user()
+        if not self.is_manager:
+            raise Forbidden("this needs the manager or admin role")
+
+    def require_admin(self) -> None:
+        self.require_user()
+        if self.role != "admin":
+            raise Forbidden("this needs the admin role")
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"

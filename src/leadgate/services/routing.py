@@ -1,0 +1,238 @@
+"""Route a lead: load the candidates and their live state, call the pure
+``decide()``, and persist the decision, the assignment and the new routing
+state in the caller's transaction.
+
+Exactness across processes comes from one lock per flow: the flow's
+``routing_state`` row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; on
+SQLite every write transaction already holds the database lock from
+``BEGIN IMMEDIATE``) before the candidates' loads are read, and held until the
+transaction commits with the assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from leadgate.domain.agents import Agent, AgentLoad, Candidate, cap_window_starts
+from leadgate.domain.decision import Decision
+from leadgate.domain.errors import InvalidConfig
+from leadgate.domain.routing import Flow, decide
+from leadgate.services import catalog, jobs, timeline
+from leadgate.store import models as m
+from leadgate.store.uow import UnitOfWork
+
+OPEN_STATUSES = ("assigned",)
+_CAP_WINDOWS = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def domain_agent(row: m.Agent) -> Agent:
+    """The routing view of an agent row."""
+    data = dict(row.spec or {})
+    data.update(key=row.key, name=row.name, status=row.status, teams=list(row.teams or []))
+    try:
+        return Agent.from_mapping(data, path=f"agent {row.key}")
+    except InvalidConfig:
+        # stored agents were validated when saved; keep routing alive regardless
+        return Agent(key=row.key, name=row.name, status=row.status, teams=tuple(row.teams or ()))
+
+
+def load_candidates(uow: UnitOfWork, now: datetime) -> list[Candidate]:
+    """Every active agent with its live load (open leads, caps, last assignment)."""
+    s = uow.session
+    rows = list(s.scalars(select(m.Agent).where(m.Agent.active.is_(True)).order_by(m.Agent.key)))
+    open_counts = dict(
+        s.execute(
+            select(m.Lead.assignee_id, func.count())
+            .where(m.Lead.status.in_(OPEN_STATUSES), m.Lead.assignee_id.is_not(None))
+            .group_by(m.Lead.assignee_id)
+        ).all()
+    )
+    last_at = dict(
+        s.execute(
+            select(m.Assignment.agent_id, func.max(m.Assignment.assigned_at)).group_by(
+                m.Assignment.agent_id
+            )
+        ).all()
+    )
+    candidates = []
+    for row in rows:
+        agent = domain_agent(row)
+        assigned: dict[str, int] = {}
+        caps = agent.capacity or {}
+        if any(k in caps for k in (*_CAP_WINDOWS, "total")):
+            assigned = _window_counts(uow, row.id, agent, now)
+        last = last_at.get(row.id)
+        if last is not None and last.tzinfo is None:
+            from datetime import UTC
+
+            last = last.replace(tzinfo=UTC)
+        candidates.append(
+            Candidate(
+                agent=agent,
+                load=AgentLoad(
+                    open_leads=int(open_counts.get(row.id, 0)),
+                    assigned=assigned,
+                    last_assigned_at=last,
+                ),
+            )
+        )
+    return candidates
+
+
+def _window_counts(uow: UnitOfWork, agent_id: int, agent: Agent, now: datetime) -> dict[str, int]:
+    starts = cap_window_starts(agent, now)
+    a = m.Assignment
+    cols = [func.count().label("total")]
+    for window, start in starts.items():
+        cols.append(func.count().filter(a.assigned_at >= start).label(window))
+    row = uow.session.execute(select(*cols).where(a.agent_id == agent_id)).one()
+    return {k: int(v) for k, v in row._mapping.items()}
+
+
+def lead_facts(lead: m.Lead, now: datetime) -> dict[str, Any]:
+    """The plain facts routing conditions see: fields plus derived values."""
+    facts: dict[str, Any] = dict(lead.values or {})
+    enr = lead.enrichment or {}
+    for key in ("country", "region", "timezone", "postal_code", "local_hour", "local_weekday"):
+        if facts.get(key) in (None, "") and enr.get(key) not in (None, ""):
+            facts[key] = enr[key]
+    tz = facts.get("timezone")
+    if tz and "local_hour" not in facts:
+        try:
+            local = now.astimezone(ZoneInfo(str(tz)))
+            facts["local_hour"] = local.hour
+            facts["local_weekday"] = WEEKDAYS[local.weekday()]
+        except (KeyError, ValueError):
+            pass
+    facts["source"] = lead.source.key if lead.source else None
+    facts["campaign"] = lead.campaign.key
+    facts["score"] = lead.score
+    facts["grade"] = lead.grade
+    facts["age_minutes"] = max(0, int((now - lead.created_at).total_seconds() // 60))
+    return facts
+
+
+def lock_state(uow: UnitOfWork, flow_key: str, now: datetime) -> m.RoutingState:
+    """Take the flow's routing lock and return its state row."""
+    s = uow.session
+    if uow.dialect == "postgresql":
+        s.execute(
+            pg_insert(m.RoutingState)
+            .values(flow_key=flow_key, state={}, decisions=0, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["flow_key"])
+        )
+        row = s.scalar(
+            select(m.RoutingState).where(m.RoutingState.flow_key == flow_key).with_for_update()
+        )
+        assert row is not None
+        return row
+    found = s.get(m.RoutingState, flow_key)
+    if found is None:
+        found = m.RoutingState(flow_key=flow_key, state={}, decisions=0, updated_at=now)
+        s.add(found)
+        s.flush()
+    return found
+
+
+def route_lead(uow: UnitOfWork, lead: m.Lead, now: datetime, *,
+               actor: str | None = None) -> Decision | None:
+    """Decide where ``lead`` goes and apply it. Returns None when the campaign has no flow."""
+    flow_key = lead.campaign.flow_key
+    published = catalog.published_flow(uow, flow_key) if flow_key else None
+    if published is None:
+        _hold(uow, lead, "unassigned", now, reason="the campaign has no published flow")
+        return None
+    flow, version = published
+    return route_with(uow, lead, flow, version, now, actor=actor)
+
+
+def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
+               now: datetime, *, actor: str | None = None) -> Decision:
+    state_row = lock_state(uow, flow.key, now)
+    candidates = load_candidates(uow, now)
+    decision = decide(lead_facts(lead, now), flow, candidates, dict(state_row.state or {}), now)
+    state_row.state = _jsonable(decision.state)
+    state_row.decisions += 1
+    state_row.updated_at = now
+    lead.flow_key = flow.key
+    lead.flow_version = version
+    lead.decision = {
+        "outcome": decision.outcome,
+        "rule": decision.rule,
+        "method": decision.method,
+        "summary": decision.trace.summary,
+        "trace": _jsonable(decision.trace.to_dict()),
+        "flow": flow.key,
+        "flow_version": version,
+        "decided_at": now.isoformat(),
+    }
+    apply_decision(uow, lead, decision, now, actor=actor)
+    return decision
+
+
+def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime, *,
+                   actor: str | None = None) -> None:
+    s = uow.session
+    if decision.outcome == "assigned" and decision.agent:
+        agent = s.scalar(select(m.Agent).where(m.Agent.key == decision.agent))
+        assert agent is not None, "decide() chose an agent that was not a candidate"
+        lead.status = "assigned"
+        lead.assignee_id = agent.id
+        lead.assignee = agent
+        lead.assigned_at = now
+        lead.queue = None
+        s.add(
+            m.Assignment(
+                lead_id=lead.id, agent_id=agent.id, flow_key=lead.flow_key,
+                flow_version=lead.flow_version, rule=decision.rule, method=decision.method,
+                trace=lead.decision or {}, status="active", assigned_at=now,
+            )
+        )
+        timeline.record(uow, lead, "assigned", now, actor=actor or "router",
+                        agent=agent.key, rule=decision.rule, method=decision.method,
+                        summary=decision.trace.summary)
+        jobs.enqueue(uow, "lead.assigned", {"lead_id": lead.id, "agent": agent.key}, now)
+        return
+    if decision.outcome == "queued":
+        _hold(uow, lead, decision.queue or "unassigned", now, reason=decision.trace.summary,
+              hold_until=decision.hold_until)
+        return
+    if decision.outcome in ("offered", "sell"):
+        # carried out by the work-loop (shotgun/pull) and buyers (ping tree/post) services
+        lead.status = decision.outcome
+        timeline.record(uow, lead, decision.outcome, now, actor="router",
+                        agents=list(decision.agents), rule=decision.rule,
+                        summary=decision.trace.summary)
+        return
+    _hold(uow, lead, decision.queue or "unassigned", now, reason=decision.trace.summary)
+
+
+def _hold(uow: UnitOfWork, lead: m.Lead, queue: str, now: datetime, *, reason: str,
+          hold_until: datetime | None = None) -> None:
+    lead.status = "queued" if queue != "unassigned" else "unassigned"
+    lead.queue = queue
+    lead.assignee_id = None
+    data: dict[str, Any] = {"queue": queue, "reason": reason}
+    if hold_until is not None:
+        data["hold_until"] = hold_until.isoformat()
+    timeline.record(uow, lead, "queued", now, actor="router", **data)
+
+
+def _jsonable(value: Any) -> Any:
+    """Make trace/state values JSON-safe (datetimes, tuples, timedeltas)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "total_seconds"):
+        return value.total_seconds()
+    return value
