@@ -1,0 +1,445 @@
+"""The condition language: parse, validate, evaluate and explain.
+
+A condition is data (JSON/YAML) compiled once into a small tree of objects::
+
+    {field: city, eq: Mumbai}                       # a leaf: one field, one operator
+    {all: [cond, ...]}  {any: [cond, ...]}  {not: cond}
+    true  (or an omitted / empty ``when``)          # always
+
+Semantics shared by every operator:
+
+* a field is *missing* when it is absent, ``None`` or the empty string; then every
+  operator is false except ``exists: false`` and ``ne``;
+* strings compare case-insensitively for ``eq``/``ne``/``in``/``not_in``/``contains``/
+  ``starts_with``; ``regex`` is case-sensitive unless the pattern says ``(?i)``;
+* numbers compare numerically, and a numeric string (``"5000"``) counts as its number.
+
+Operands are checked when the condition is parsed, so a bad rule is refused when a flow
+is saved, with a ``path`` such as ``rules[2].when.all[0].between``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from leadgate.domain.errors import InvalidCondition
+
+__all__ = [
+    "OPERATORS",
+    "All",
+    "Always",
+    "Any_",
+    "Condition",
+    "Leaf",
+    "Not",
+    "is_missing",
+    "parse_condition",
+    "to_number",
+]
+
+#: Operator name -> (operand kind, one-line description). Exported by ``vocabulary()``.
+OPERATORS: dict[str, tuple[str, str]] = {
+    "eq": ("scalar", "equals (case-insensitive for text, numeric for numbers)"),
+    "ne": ("scalar", "does not equal; true when the field is missing"),
+    "in": ("list", "equals one of the listed values"),
+    "not_in": ("list", "equals none of the listed values (false when missing)"),
+    "gt": ("number_or_text", "greater than"),
+    "gte": ("number_or_text", "greater than or equal"),
+    "lt": ("number_or_text", "less than"),
+    "lte": ("number_or_text", "less than or equal"),
+    "between": ("range", "inclusive range [low, high]"),
+    "contains": ("scalar", "substring of a text field, or member of a list field"),
+    "starts_with": ("text_or_text_list", "text starts with the prefix (or any listed prefix)"),
+    "regex": ("regex", "regular expression found in the text (re.search)"),
+    "exists": ("boolean", "field is present (true) or missing (false)"),
+}
+
+_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+_TRUE = {"true", "yes", "1", "y", "on"}
+_FALSE = {"false", "no", "0", "n", "off"}
+
+
+def is_missing(value: Any) -> bool:
+    """True for the values the condition language treats as a missing field."""
+    return value is None or value == ""
+
+
+def to_number(value: Any) -> float | None:
+    """``value`` as a float if it is a number or a numeric string; booleans are not numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    if isinstance(value, str) and _NUMERIC.match(value):
+        return float(value)
+    return None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def _equal_to(expected: Any) -> Callable[[Any], bool]:
+    """A predicate ``actual == expected`` with the language's loose equality."""
+    if isinstance(expected, bool):
+        def eq_bool(actual: Any) -> bool:
+            if isinstance(actual, bool):
+                return actual is expected
+            if isinstance(actual, str):
+                low = actual.strip().casefold()
+                return low in (_TRUE if expected else _FALSE)
+            return False
+        return eq_bool
+    num = to_number(expected)
+    if isinstance(expected, str):
+        folded = expected.strip().casefold()
+
+        def eq_text(actual: Any) -> bool:
+            if isinstance(actual, str):
+                if actual.strip().casefold() == folded:
+                    return True
+                if num is not None:
+                    a = to_number(actual)
+                    return a is not None and a == num
+                return False
+            if isinstance(actual, bool):
+                return folded in (_TRUE if actual else _FALSE)
+            if num is not None:
+                a = to_number(actual)
+                return a is not None and a == num
+            return _text(actual).casefold() == folded
+        return eq_text
+
+    def eq_num(actual: Any) -> bool:
+        a = to_number(actual)
+        return a is not None and a == num
+    return eq_num
+
+
+def _order(op: str, expected: Any) -> Callable[[Any], bool]:
+    num = to_number(expected)
+    cmp: Callable[[Any, Any], bool] = {
+        "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+    }[op]
+    if num is not None:
+        def order_num(actual: Any) -> bool:
+            a = to_number(actual)
+            return a is not None and cmp(a, num)
+        return order_num
+    folded = str(expected).casefold()
+
+    def order_text(actual: Any) -> bool:
+        if isinstance(actual, bool) or to_number(actual) is not None:
+            return False
+        return cmp(_text(actual).casefold(), folded)
+    return order_text
+
+
+def _between(lo: Any, hi: Any) -> Callable[[Any], bool]:
+    above, below = _order("gte", lo), _order("lte", hi)
+    return lambda actual: above(actual) and below(actual)
+
+
+def _contains(expected: Any) -> Callable[[Any], bool]:
+    member = _equal_to(expected)
+    needle = _text(expected).casefold()
+
+    def contains(actual: Any) -> bool:
+        if isinstance(actual, str):
+            return needle in actual.casefold()
+        if isinstance(actual, list | tuple | set | frozenset):
+            return any(member(x) for x in actual)
+        return False
+    return contains
+
+
+def _starts_with(prefixes: tuple[str, ...]) -> Callable[[Any], bool]:
+    folded = tuple(p.strip().casefold() for p in prefixes)
+    return lambda actual: _text(actual).casefold().startswith(folded)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | bool | int | float) and not (
+        isinstance(value, float) and value != value
+    )
+
+
+def _is_orderable(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+class Condition(ABC):
+    """A compiled condition over a mapping of facts."""
+
+    @abstractmethod
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        """True when the facts satisfy the condition."""
+
+    @abstractmethod
+    def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON-able account of the evaluation; always has ``matched``."""
+
+    @abstractmethod
+    def to_dict(self) -> Any:
+        """The condition as data; ``parse_condition(c.to_dict())`` gives an equal condition."""
+
+    @abstractmethod
+    def fields(self) -> frozenset[str]:
+        """Every field the condition reads."""
+
+
+@dataclass(frozen=True)
+class Always(Condition):
+    """The condition that always holds (``true`` or an omitted ``when``)."""
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        return True
+
+    def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        return {"always": True, "matched": True}
+
+    def to_dict(self) -> Any:
+        return True
+
+    def fields(self) -> frozenset[str]:
+        return frozenset()
+
+
+@dataclass(frozen=True)
+class Leaf(Condition):
+    """``{field: NAME, OP: operand}``."""
+
+    field: str
+    op: str
+    operand: Any
+    _test: Callable[[Any], bool] = dc_field(
+        compare=False, repr=False, default=lambda _a: False)
+    _if_missing: bool = dc_field(compare=False, repr=False, default=False)
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        actual = facts.get(self.field)
+        if actual is None or actual == "":
+            return self._if_missing
+        return self._test(actual)
+
+    def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        actual = facts.get(self.field)
+        out: dict[str, Any] = {
+            "field": self.field, "op": self.op, "expected": _jsonable(self.operand),
+            "actual": _jsonable(actual), "matched": self.evaluate(facts),
+        }
+        if is_missing(actual):
+            out["missing"] = True
+        return out
+
+    def to_dict(self) -> Any:
+        operand = list(self.operand) if isinstance(self.operand, tuple) else self.operand
+        return {"field": self.field, self.op: operand}
+
+    def fields(self) -> frozenset[str]:
+        return frozenset((self.field,))
+
+
+@dataclass(frozen=True)
+class All(Condition):
+    """Every child holds."""
+
+    children: tuple[Condition, ...]
+    keyword: ClassVar[str] = "all"
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        return all(c.evaluate(facts) for c in self.children)
+
+    def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        parts = [c.explain(facts) for c in self.children]
+        out: dict[str, Any] = {self.keyword: parts, "matched": self._combine(parts)}
+        failed = [i for i, p in enumerate(parts) if not p["matched"]]
+        if failed:
+            out["failed"] = failed
+        return out
+
+    def _combine(self, parts: list[dict[str, Any]]) -> bool:
+        return all(p["matched"] for p in parts)
+
+    def to_dict(self) -> Any:
+        return {self.keyword: [c.to_dict() for c in self.children]}
+
+    def fields(self) -> frozenset[str]:
+        return frozenset().union(*(c.fields() for c in self.children))
+
+
+@dataclass(frozen=True)
+class Any_(All):
+    """At least one child holds."""
+
+    keyword: ClassVar[str] = "any"
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        return any(c.evaluate(facts) for c in self.children)
+
+    def _combine(self, parts: list[dict[str, Any]]) -> bool:
+        return any(p["matched"] for p in parts)
+
+
+@dataclass(frozen=True)
+class Not(Condition):
+    """The child does not hold."""
+
+    child: Condition
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        return not self.child.evaluate(facts)
+
+    def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        inner = self.child.explain(facts)
+        return {"not": inner, "matched": not inner["matched"]}
+
+    def to_dict(self) -> Any:
+        return {"not": self.child.to_dict()}
+
+    def fields(self) -> frozenset[str]:
+        return self.child.fields()
+
+
+def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) -> Leaf:
+    name = data["field"]
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidCondition("field must be a non-empty string", path=f"{path}.field")
+    if fields is not None and name not in fields:
+        raise InvalidCondition(f"unknown field {name!r}", path=f"{path}.field")
+    ops = [k for k in data if k != "field"]
+    for k in ops:
+        if k not in OPERATORS:
+            raise InvalidCondition(
+                f"unknown operator {k!r}; expected one of {', '.join(OPERATORS)}",
+                path=f"{path}.{k}")
+    if not ops:
+        raise InvalidCondition(f"missing operator for field {name!r}", path=path)
+    if len(ops) > 1:
+        raise InvalidCondition(
+            f"exactly one operator per leaf, got {', '.join(map(repr, ops))}", path=path)
+    op = ops[0]
+    value = data[op]
+    opath = f"{path}.{op}"
+    test: Callable[[Any], bool]
+    if_missing = False
+    operand: Any = value
+    if op in ("eq", "ne", "contains"):
+        if not _is_scalar(value):
+            raise InvalidCondition(
+                f"{op} needs a text, number or boolean, got {type(value).__name__}", path=opath)
+        test = _equal_to(value) if op != "contains" else _contains(value)
+        if op == "ne":
+            eq = test
+            test, if_missing = (lambda a: not eq(a)), True
+    elif op in ("in", "not_in"):
+        if not isinstance(value, list | tuple) or not all(_is_scalar(v) for v in value):
+            raise InvalidCondition(
+                f"{op} needs a list of texts, numbers or booleans, got {value!r}", path=opath)
+        operand = tuple(value)
+        preds = [_equal_to(v) for v in operand]
+        if op == "in":
+            test = lambda a: any(p(a) for p in preds)  # noqa: E731
+        else:
+            test = lambda a: not any(p(a) for p in preds)  # noqa: E731
+    elif op in ("gt", "gte", "lt", "lte"):
+        if not _is_orderable(value):
+            raise InvalidCondition(f"{op} needs a number or a text, got {value!r}", path=opath)
+        test = _order(op, value)
+    elif op == "between":
+        if (not isinstance(value, list | tuple) or len(value) != 2
+                or not all(_is_orderable(v) for v in value)):
+            raise InvalidCondition(f"between needs [low, high], got {value!r}", path=opath)
+        lo, hi = value
+        nlo, nhi = to_number(lo), to_number(hi)
+        if (nlo is None) != (nhi is None):
+            raise InvalidCondition("between needs two numbers or two texts", path=opath)
+        if (nlo is not None and nhi is not None and nlo > nhi) or (
+                nlo is None and str(lo).casefold() > str(hi).casefold()):
+            raise InvalidCondition(f"between low {lo!r} is above high {hi!r}", path=opath)
+        operand = tuple(value)
+        test = _between(lo, hi)
+    elif op == "starts_with":
+        prefixes = (value,) if isinstance(value, str) else value
+        if (not isinstance(prefixes, list | tuple) or not prefixes
+                or not all(isinstance(p, str) and p.strip() for p in prefixes)):
+            raise InvalidCondition(
+                f"starts_with needs a prefix or a non-empty list of prefixes, got {value!r}",
+                path=opath)
+        operand = value if isinstance(value, str) else tuple(value)
+        test = _starts_with(tuple(prefixes))
+    elif op == "regex":
+        if not isinstance(value, str):
+            raise InvalidCondition(f"regex needs a text pattern, got {value!r}", path=opath)
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise InvalidCondition(f"invalid regular expression {value!r}: {exc}",
+                                   path=opath) from None
+        test = lambda a: pattern.search(_text(a)) is not None  # noqa: E731
+    else:  # exists
+        if not isinstance(value, bool):
+            raise InvalidCondition(f"exists needs true or false, got {value!r}", path=opath)
+        test, if_missing = (lambda _a: value), not value
+    return Leaf(name, op, operand, test, if_missing)
+
+
+def parse_condition(data: Any, *, path: str = "when",
+                    fields: Collection[str] | None = None) -> Condition:
+    """Compile condition data into a :class:`Condition`.
+
+    ``fields``, when given, is the set of field names a leaf may read; any other name is
+    refused. Errors raise :class:`InvalidCondition` whose ``path`` names the culprit.
+    """
+    if data is None or data is True:
+        return Always()
+    if not isinstance(data, Mapping):
+        raise InvalidCondition(
+            f"expected a condition mapping or true, got {type(data).__name__}", path=path)
+    if not data:
+        return Always()
+    if "field" in data:
+        return _leaf(data, path, fields)
+    keys = list(data)
+    if len(keys) != 1 or keys[0] not in ("all", "any", "not"):
+        extra = [k for k in keys if k not in ("all", "any", "not")]
+        what = f"unknown key {extra[0]!r}" if extra else "use one of all/any/not per mapping"
+        raise InvalidCondition(
+            f"{what}; a condition is {{field: .., op: ..}}, {{all: [..]}}, {{any: [..]}} "
+            "or {not: ..}", path=f"{path}.{extra[0]}" if extra else path)
+    kw = keys[0]
+    sub = f"{path}.{kw}"
+    if kw == "not":
+        return Not(parse_condition(data[kw], path=sub, fields=fields))
+    items = data[kw]
+    if not isinstance(items, list | tuple) or not items:
+        raise InvalidCondition(f"{kw} needs a non-empty list of conditions", path=sub)
+    children = tuple(parse_condition(c, path=f"{sub}[{i}]", fields=fields)
+                     for i, c in enumerate(items))
+    return All(children) if kw == "all" else Any_(children)

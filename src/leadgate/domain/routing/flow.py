@@ -1,0 +1,247 @@
+"""Flows as data: parse and validate a flow mapping into Flow / Rule / Target objects."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from leadgate.domain.conditions import Always, Condition, parse_condition
+from leadgate.domain.errors import InvalidFlow
+from leadgate.domain.routing.methods.base import Method, get_method
+from leadgate.domain.routing.pools import POOL_KINDS, Pool, parse_pool
+
+__all__ = [
+    "DERIVED_FACTS",
+    "WHEN_NOBODY",
+    "Fallback",
+    "Flow",
+    "Rule",
+    "Target",
+    "parse_duration",
+    "parse_flow",
+    "parse_target",
+]
+
+#: lead facts the service always derives, usable in conditions besides campaign fields
+DERIVED_FACTS: dict[str, str] = {
+    "source": "key of the source the lead came from",
+    "campaign": "key of the lead's campaign",
+    "score": "score points (number) or null",
+    "grade": "score grade such as A/B/C, or null",
+    "country": "ISO 3166-1 alpha-2 country, e.g. IN",
+    "region": "ISO 3166-2 region, e.g. IN-MH",
+    "postal_code": "normalised postal code",
+    "timezone": "IANA time zone of the lead, e.g. Asia/Kolkata",
+    "local_hour": "hour of day (0-23) in the lead's time zone when routed",
+    "local_weekday": "weekday in the lead's time zone: mon..sun",
+    "age_minutes": "minutes since the lead was captured",
+}
+WHEN_NOBODY: dict[str, str] = {
+    "next": "try the next rule (default)",
+    "hold": "queue the lead in hold:<flow>:<rule> until someone in the pool is eligible",
+    "fallback": "skip the remaining rules and use the flow's fallback",
+}
+_COMMON_KEYS = frozenset({"method", "accept_within", *POOL_KINDS})
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any, *, path: str) -> timedelta:
+    """``"750ms"``, ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"`` or a number of seconds (> 0)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise InvalidFlow(f"bad duration {value!r}; use e.g. 90s, 5m, 2h", path=path)
+    if seconds <= 0:
+        raise InvalidFlow(f"duration must be positive, got {value!r}", path=path)
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a rule sends a lead: a pool and a method with its options."""
+
+    method: str
+    pool: Pool | None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    accept_within: timedelta | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def pool_id(self) -> str:
+        """State key of this pool+method; independent of rule names and positions."""
+        return f"{self.method}|{self.pool.ident() if self.pool else '-'}"
+
+    @property
+    def impl(self) -> Method:
+        """The registered method object."""
+        return get_method(self.method, "method")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The target as given (a deep copy)."""
+        return copy.deepcopy(dict(self.raw))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: a condition, a target, and what to do when nobody in the pool can take it."""
+
+    index: int
+    name: str
+    when: Condition
+    target: Target
+    when_nobody: str = "next"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if not isinstance(self.when, Always):
+            out["when"] = self.when.to_dict()
+        out["to"] = self.target.to_dict()
+        if self.when_nobody != "next":
+            out["when_nobody"] = self.when_nobody
+        return out
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What happens when no rule placed the lead: a queue, a target, or a target then queue."""
+
+    queue: str | None = None
+    target: Target | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.target.to_dict() if self.target else {}
+        if self.queue is not None:
+            out["queue"] = self.queue
+        return out
+
+
+@dataclass(frozen=True)
+class Flow:
+    """An ordered list of rules and a fallback."""
+
+    key: str | None
+    rules: tuple[Rule, ...]
+    fallback: Fallback | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flow as data; ``parse_flow(flow.to_dict()) == flow``."""
+        out: dict[str, Any] = {}
+        if self.key is not None:
+            out["key"] = self.key
+        out["rules"] = [r.to_dict() for r in self.rules]
+        if self.fallback is not None:
+            out["fallback"] = self.fallback.to_dict()
+        return out
+
+
+def parse_target(data: Any, path: str, *, agents: Collection[str] | None = None,
+                 teams: Collection[str] | None = None,
+                 fields: Collection[str] | None = None,
+                 extra_keys: Collection[str] = ()) -> Target:
+    """Validate a target mapping (``to:`` of a rule, or a fallback pool)."""
+    if not isinstance(data, Mapping):
+        raise InvalidFlow(f"expected a target mapping, got {type(data).__name__}", path=path)
+    method = get_method(data.get("method", "round_robin"), f"{path}.method")
+    pool = parse_pool(data, path, agents=agents, teams=teams, fields=fields)
+    if method.needs_pool and pool is None:
+        raise InvalidFlow(f"method {method.name} needs a pool: one of {', '.join(POOL_KINDS)}",
+                          path=path)
+    allowed = _COMMON_KEYS | set(method.options) | set(extra_keys)
+    for k in data:
+        if k not in allowed:
+            raise InvalidFlow(f"unknown key {k!r} for method {method.name}",
+                              path=f"{path}.{k}")
+    accept = None
+    if data.get("accept_within") is not None:
+        accept = parse_duration(data["accept_within"], path=f"{path}.accept_within")
+    keys = pool.value if pool is not None and isinstance(pool.value, tuple) else None
+    options = method.parse_options(data, path, keys)
+    raw = {k: copy.deepcopy(v) for k, v in data.items() if k not in extra_keys}
+    raw.setdefault("method", method.name)
+    return Target(method.name, pool, options, accept, raw)
+
+
+def _rule(data: Any, i: int, *, agents: Collection[str] | None, teams: Collection[str] | None,
+          fields: Collection[str] | None) -> Rule:
+    path = f"rules[{i}]"
+    if not isinstance(data, Mapping):
+        raise InvalidFlow(f"expected a rule mapping, got {type(data).__name__}", path=path)
+    for k in data:
+        if k not in ("name", "when", "to", "when_nobody"):
+            raise InvalidFlow(f"unknown key {k!r}; a rule has name, when, to, when_nobody",
+                              path=f"{path}.{k}")
+    name = data.get("name", f"rule {i + 1}")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidFlow("name must be a non-empty string", path=f"{path}.name")
+    when = parse_condition(data.get("when"), path=f"{path}.when", fields=fields)
+    if "to" not in data:
+        raise InvalidFlow("a rule needs a target: to", path=f"{path}.to")
+    target = parse_target(data["to"], f"{path}.to", agents=agents, teams=teams, fields=fields)
+    nobody = data.get("when_nobody", "next")
+    if nobody not in WHEN_NOBODY:
+        raise InvalidFlow(f"when_nobody must be one of {', '.join(WHEN_NOBODY)}, got {nobody!r}",
+                          path=f"{path}.when_nobody")
+    return Rule(i, name.strip(), when, target, nobody)
+
+
+def parse_flow(data: Mapping[str, Any], *, key: str | None = None,
+               agents: Collection[str] | None = None, teams: Collection[str] | None = None,
+               fields: Collection[str] | None = None) -> Flow:
+    """Validate a flow mapping; raise InvalidFlow / InvalidCondition with a precise path.
+
+    ``agents``/``teams``/``fields``, when given, are the known agent keys, team keys and
+    lead field names; anything else is refused. The derived lead facts
+    (:data:`DERIVED_FACTS`) are always allowed as fields.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidFlow(f"expected a flow mapping, got {type(data).__name__}", path="")
+    for k in data:
+        if k not in ("key", "name", "rules", "fallback"):
+            raise InvalidFlow(f"unknown key {k!r}; a flow has key, rules, fallback", path=k)
+    fkey = data.get("key")
+    if fkey is not None and not (isinstance(fkey, str) and fkey.strip()):
+        raise InvalidFlow("key must be a non-empty string", path="key")
+    if key is not None and fkey is not None and key != fkey:
+        raise InvalidFlow(f"flow key {fkey!r} does not match {key!r}", path="key")
+    fkey = key if key is not None else fkey
+    allowed = None if fields is None else set(fields) | set(DERIVED_FACTS)
+    rules_data = data.get("rules")
+    if not isinstance(rules_data, list | tuple):
+        raise InvalidFlow("rules must be a list", path="rules")
+    rules = tuple(_rule(r, i, agents=agents, teams=teams, fields=allowed)
+                  for i, r in enumerate(rules_data))
+    seen: dict[str, int] = {}
+    for r in rules:
+        if r.name in seen:
+            raise InvalidFlow(f"rule name {r.name!r} repeats rules[{seen[r.name]}]",
+                              path=f"rules[{r.index}].name")
+        seen[r.name] = r.index
+    fallback = None
+    fb = data.get("fallback")
+    if fb is not None:
+        fallback = _fallback(fb, agents=agents, teams=teams, fields=allowed)
+    return Flow(fkey, rules, fallback)
+
+
+def _fallback(fb: Any, *, agents: Collection[str] | None, teams: Collection[str] | None,
+              fields: Collection[str] | None) -> Fallback:
+    if not isinstance(fb, Mapping):
+        raise InvalidFlow("fallback must be a mapping like {queue: unassigned}", path="fallback")
+    queue = fb.get("queue")
+    if queue is not None and not (isinstance(queue, str) and queue.strip()):
+        raise InvalidFlow("queue must be a non-empty string", path="fallback.queue")
+    rest = {k: v for k, v in fb.items() if k != "queue"}
+    if not rest:
+        if queue is None:
+            raise InvalidFlow("fallback needs a queue or a pool", path="fallback")
+        return Fallback(queue=queue)
+    target = parse_target(fb, "fallback", agents=agents, teams=teams, fields=fields,
+                          extra_keys=("queue",))
+    return Fallback(queue=queue, target=target)

@@ -1,0 +1,102 @@
+"""The interface every distribution method implements, and the registry of methods."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from leadgate.domain.agents import Candidate
+from leadgate.domain.errors import InvalidFlow
+
+__all__ = ["METHODS", "Context", "Method", "Pick", "get_method", "register_method"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a method may look at to choose (all plain data)."""
+
+    lead: Mapping[str, Any]
+    members: tuple[Candidate, ...]        # the whole pool, sorted by agent key
+    eligible: tuple[Candidate, ...]       # eligible members, sorted by agent key
+    state: Mapping[str, Any]              # this pool's sub-state (JSON-able)
+    options: Mapping[str, Any]            # validated options of the target
+    now: datetime
+    flow: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A method's choice. ``outcome`` None means it could not place the lead."""
+
+    outcome: str | None
+    agent: str | None = None
+    agents: tuple[str, ...] = ()
+    queue: str | None = None
+    state: Mapping[str, Any] | None = None    # new sub-state; None keeps the old one
+    arithmetic: Mapping[str, Any] = field(default_factory=dict)
+    why: str = ""                             # e.g. "was next in rotation"
+
+
+class Method(ABC):
+    """A distribution method. Subclasses declare their options and choose."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: option name -> description (for the rule editor); parse_options validates them
+    options: ClassVar[Mapping[str, str]] = {}
+    #: does the target need a pool of agents?
+    needs_pool: ClassVar[bool] = True
+    #: can it place only when at least one member is eligible?
+    needs_eligible: ClassVar[bool] = True
+    #: outcome when placed
+    outcome: ClassVar[str] = "assigned"
+    example: ClassVar[Mapping[str, Any]] = {}
+
+    def parse_options(self, data: Mapping[str, Any], path: str,
+                      pool_keys: tuple[str, ...] | None) -> dict[str, Any]:
+        """Validate this method's options in a target mapping (``path`` is the target's).
+
+        ``pool_keys`` is the list of agent keys when the pool is a fixed list.
+        The default accepts no options.
+        """
+        return {}
+
+    @abstractmethod
+    def choose(self, ctx: Context) -> Pick:
+        """Choose among ``ctx.eligible`` (or decline with ``Pick(None)``)."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description for ``vocabulary()``."""
+        return {"description": self.description, "options": dict(self.options),
+                "needs_pool": self.needs_pool, "outcome": self.outcome,
+                "example": dict(self.example)}
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(method: Method) -> Method:
+    """Add (or replace) a method in the registry by its name."""
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: Any, path: str) -> Method:
+    """The registered method called ``name``, or InvalidFlow naming ``path``."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise InvalidFlow(f"unknown method {name!r}; use one of {', '.join(sorted(METHODS))}",
+                          path=path)
+    return METHODS[name]
+
+
+def ring_next(keys: list[str], last: str | None) -> str:
+    """The first key after ``last`` in sorted ring order (wrapping); keys sorted, non-empty."""
+    if last is not None:
+        for k in keys:
+            if k > last:
+                return k
+    return keys[0]
