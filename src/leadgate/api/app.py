@@ -15,6 +15,7 @@ from leadgate.api.routes import agents, forms, leads, system
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
 from leadgate.services.jobs import Worker
+from leadgate.web import console
 
 
 def create_app(settings: Settings | None = None, *, app: App | None = None,
@@ -47,11 +48,6 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     errors.install(api)
     for module in (leads, agents, forms, system):
         api.include_router(module.router)
-    try:
-        from leadgate.web import console
-    except ImportError:  # pragma: no cover - the console is part of the package
-        pass
-    else:
-        console.install(api, core)
+    console.install(api, core)
     api.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
     return api

@@ -1,0 +1,163 @@
+"""Console sessions: who is logged in, and the per-session CSRF token.
+
+The session is Starlette's signed cookie (``SessionMiddleware``); it holds only
+the user id and the CSRF token. The user row is re-read on every request, so a
+deactivated user or a changed role takes effect at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from leadgate.bootstrap import App
+from leadgate.domain.errors import Forbidden
+from leadgate.services import accounts, security
+from leadgate.services.principal import Principal
+from leadgate.store import models as m
+from leadgate.store.uow import UnitOfWork
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class LoginRequired(Exception):
+    """The page needs a logged-in user; the console answers with a redirect."""
+
+    def __init__(self, next_url: str = "") -> None:
+        super().__init__("login required")
+        self.next_url = next_url
+
+
+class CsrfRefused(Forbidden):
+    """A state-changing request came without the session's CSRF token."""
+
+    code = "csrf_refused"
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """The logged-in user as pages see them."""
+
+    principal: Principal
+    user_id: int
+    email: str
+    name: str
+    role: str
+    agent_key: str | None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.principal.is_manager
+
+
+def core_app(request: Request) -> App:
+    """The leadgate composition root stored on the FastAPI app."""
+    app: App = request.app.state.leadgate
+    return app
+
+
+def reader(request: Request) -> Iterator[UnitOfWork]:
+    """A read-only unit of work for the request."""
+    with core_app(request).reader() as uow:
+        yield uow
+
+
+def writer(request: Request) -> Iterator[UnitOfWork]:
+    """A writing unit of work; the service called by the route commits."""
+    with core_app(request).uow() as uow:
+        yield uow
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def rotate_session(request: Request, user_id: int | None) -> None:
+    """Start a fresh session (at login and logout): new CSRF token, new user id."""
+    request.session.clear()
+    if user_id is not None:
+        request.session["uid"] = user_id
+    csrf_token(request)
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse (403) any non-safe request whose token does not match the session's.
+
+    HTMX sends the token as the ``X-CSRF-Token`` header (``hx-headers`` on
+    ``<body>``); plain forms send it as the hidden ``csrf_token`` field.
+    """
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    sent: Any = request.headers.get(CSRF_HEADER)
+    if not sent:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            sent = (await request.form()).get(CSRF_FIELD)
+    if not isinstance(expected, str) or not isinstance(sent, str) or not sent \
+            or not security.constant_equals(expected, sent):
+        raise CsrfRefused("the form is out of date or was not sent by the console; "
+                          "reload the page and try again")
+
+
+def _load_user(uow: UnitOfWork, user_id: Any) -> m.User | None:
+    if not isinstance(user_id, int):
+        return None
+    user = uow.session.get(m.User, user_id)
+    return user if user is not None and user.active else None
+
+
+def optional_user(request: Request,
+                  uow: Annotated[UnitOfWork, Depends(reader)]) -> ConsoleUser | None:
+    """The logged-in user, or None."""
+    user = _load_user(uow, request.session.get("uid"))
+    if user is None:
+        return None
+    return ConsoleUser(principal=accounts.principal_for_user(user), user_id=user.id,
+                       email=user.email, name=user.name, role=user.role,
+                       agent_key=user.agent.key if user.agent else None)
+
+
+def current_user(request: Request,
+                 user: Annotated[ConsoleUser | None, Depends(optional_user)]) -> ConsoleUser:
+    """The logged-in user; anyone else is sent to the login page."""
+    if user is None:
+        if request.session.get("uid") is not None:
+            request.session.pop("uid", None)
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        raise LoginRequired(target)
+    return user
+
+
+def manager(user: Annotated[ConsoleUser, Depends(current_user)]) -> ConsoleUser:
+    """The logged-in user, who must be a manager or an admin."""
+    user.principal.require_manager()
+    return user
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after login: only a console path, never another site."""
+    if value and value.startswith("/console/") and not value.startswith("//") \
+            and "\\" not in value and not value.startswith("/console/login"):
+        return value
+    return "/console/leads"
+
+
+UserDep = Annotated[ConsoleUser, Depends(current_user)]
+ManagerDep = Annotated[ConsoleUser, Depends(manager)]
+ReaderDep = Annotated[UnitOfWork, Depends(reader)]
+WriterDep = Annotated[UnitOfWork, Depends(writer)]
+CoreDep = Annotated[App, Depends(core_app)]

@@ -1,0 +1,140 @@
+"""Console pages: login and logout, the thank-you page, leads and one lead."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from leadgate.domain.errors import AuthError
+from leadgate.services import accounts, agents, configure, leads
+from leadgate.web.auth import (
+    ConsoleUser,
+    ReaderDep,
+    UserDep,
+    check_csrf,
+    optional_user,
+    rotate_session,
+    safe_next,
+)
+from leadgate.web.render import ConsoleRoute, is_htmx, render
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute,
+                   dependencies=[Depends(check_csrf)], include_in_schema=False)
+
+PAGE_SIZE = 25
+MAX_PAGE = 10_000
+
+
+@router.get("")
+@router.get("/")
+def index() -> Response:
+    """The console's front door: the leads list."""
+    return RedirectResponse("/console/leads", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request,
+               user: Annotated[ConsoleUser | None, Depends(optional_user)],
+               next: str | None = None) -> Response:
+    """The login form (a logged-in user goes straight on)."""
+    if user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": safe_next(next), "email": ""})
+
+
+@router.post("/login")
+def login(request: Request, uow: ReaderDep, email: Annotated[str, Form(max_length=320)] = "",
+          password: Annotated[str, Form(max_length=1000)] = "",
+          next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """Check email and password; on success start a fresh session."""
+    try:
+        user = accounts.authenticate_password(uow, email, password)
+    except AuthError:
+        return render(request, "login.html",
+                      {"next": safe_next(next), "email": email,
+                       "error": "Wrong email or password."}, status_code=200)
+    rotate_session(request, user.id)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """End the session."""
+    rotate_session(request, None)
+    return RedirectResponse("/console/login", status_code=303)
+
+
+@router.get("/thanks")
+def thanks(request: Request, lead: int | None = None, error: str | None = None,
+           reason: str | None = None) -> Response:
+    """Public thank-you page: the target of the demo form's redirect."""
+    return render(request, "thanks.html", {"lead": lead, "error": error, "reason": reason})
+
+
+def _lead_filter(status: str | None, assignee: str | None, campaign: str | None,
+                 page: int) -> leads.LeadFilter:
+    return leads.LeadFilter(status=status or None, assignee=assignee or None,
+                            campaign=campaign or None, limit=PAGE_SIZE,
+                            offset=(page - 1) * PAGE_SIZE)
+
+
+def _table_context(uow: Any, user: ConsoleUser, status: str | None, assignee: str | None,
+                   campaign: str | None, page: int) -> dict[str, Any]:
+    result = leads.list_leads(uow, user.principal, _lead_filter(status, assignee, campaign, page))
+    params = {k: v for k, v in (("status", status), ("assignee", assignee),
+                                ("campaign", campaign)) if v}
+    pages = max(1, -(-result["total"] // PAGE_SIZE))
+    return {"result": result, "page": page, "pages": pages, "params": params,
+            "query": urlencode({**params, "page": page}),
+            "prev_query": urlencode({**params, "page": page - 1}) if page > 1 else None,
+            "next_query": urlencode({**params, "page": page + 1}) if page < pages else None}
+
+
+StatusQ = Annotated[str | None, Query(max_length=32)]
+KeyQ = Annotated[str | None, Query(max_length=64)]
+PageQ = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+
+@router.get("/leads")
+def leads_page(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ = None,
+               assignee: KeyQ = None, campaign: KeyQ = None, page: PageQ = 1) -> Response:
+    """The leads list with filters, pagination and a table that refreshes itself."""
+    ctx = _table_context(uow, user, status, assignee, campaign, page)
+    if is_htmx(request):
+        return render(request, "_lead_table.html", ctx, user=user)
+    setup = configure.export(uow) if user.is_manager else {}
+    ctx.update(statuses=leads.STATUSES,
+               agents=agents.list_agents(uow) if user.is_manager else [],
+               campaigns=setup.get("campaigns", []),
+               status=status or "", assignee=assignee or "", campaign=campaign or "")
+    return render(request, "leads.html", ctx, user=user)
+
+
+@router.get("/leads/table")
+def leads_table(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ = None,
+                assignee: KeyQ = None, campaign: KeyQ = None, page: PageQ = 1) -> Response:
+    """The table alone (polled every few seconds by HTMX)."""
+    ctx = _table_context(uow, user, status, assignee, campaign, page)
+    return render(request, "_lead_table.html", ctx, user=user)
+
+
+@router.get("/leads/{lead_id}")
+def lead_page(request: Request, lead_id: int, uow: ReaderDep, user: UserDep) -> Response:
+    """One lead: values, checks, enrichment, consent, decision, timeline, assignments."""
+    detail = leads.lead_detail(uow, user.principal, lead_id)
+    values = detail.get("values") or {}
+    raw = detail.get("raw") or {}
+    fields = [k for k in values if k in raw] + [k for k in values if k not in raw] + \
+        [k for k in raw if k not in values]
+    decision = detail.get("decision") or None
+    trace = (decision or {}).get("trace") if isinstance(decision, dict) else None
+    summary = ""
+    if isinstance(decision, dict):
+        summary = str(decision.get("summary") or (trace or {}).get("summary") or "")
+    return render(request, "lead.html",
+                  {"lead": detail, "fields": fields, "values": values, "raw": raw,
+                   "decision": decision, "trace": trace if isinstance(trace, dict) else None,
+                   "summary": summary}, user=user)

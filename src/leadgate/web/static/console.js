@@ -1,0 +1,15 @@
+// leadgate console: show HTMX request errors in the flash bar (htmx does not swap 4xx/5xx).
+document.addEventListener("htmx:responseError", function (evt) {
+  var xhr = evt.detail.xhr;
+  var msg = xhr.getResponseHeader("X-Console-Message");
+  var flash = document.getElementById("flash");
+  if (!flash) { return; }
+  flash.textContent = msg ? decodeURIComponent(msg) : "The request failed (" + xhr.status + ").";
+  flash.hidden = false;
+  clearTimeout(flash._timer);
+  flash._timer = setTimeout(function () { flash.hidden = true; }, 8000);
+});
+document.addEventListener("htmx:sendError", function () {
+  var flash = document.getElementById("flash");
+  if (flash) { flash.textContent = "The server could not be reached."; flash.hidden = false; }
+});
