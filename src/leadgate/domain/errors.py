@@ -6,6 +6,7 @@ problem+json responses in exactly one place (``leadgate.api.errors``)::
 
     LeadgateError                      code          http
     +-- InvalidInput                   invalid_input  422
+    |   +-- MalformedRequest           malformed_json 400
     |   +-- InvalidConfig              invalid_config 422  (path: "flows[0].rules[2].when")
     |   |   +-- InvalidCondition       invalid_condition
     |   |   +-- InvalidFlow            invalid_flow
@@ -48,6 +49,13 @@ class LeadgateError(Exception):
 class InvalidInput(LeadgateError):
     code = "invalid_input"
     status = 422
+
+
+class MalformedRequest(InvalidInput):
+    """The request body cannot be read at all (empty, not JSON)."""
+
+    code = "malformed_json"
+    status = 400
 
 
 class InvalidConfig(InvalidInput):

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep
 from leadgate.api.errors import PROBLEM
-from leadgate.domain.errors import Forbidden, InvalidInput
+from leadgate.domain.errors import Forbidden, MalformedRequest
 from leadgate.services import ingest, leads
 from leadgate.store import models as m
 
@@ -33,12 +33,11 @@ LEAD_BODY = {
 async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
-        raise InvalidInput("the request body is empty; send a JSON object of lead fields",
-                           code="malformed_json")
+        raise MalformedRequest("the request body is empty; send a JSON object of lead fields")
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+        raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
 
 
 @router.post(

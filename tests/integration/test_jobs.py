@@ -1,0 +1,101 @@
+"""The outbox worker: jobs run once, failures back off, then end dead."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from tests.conftest import FakeClock
+
+from leadgate.bootstrap import App
+from leadgate.services import jobs
+from leadgate.store import models as m
+from leadgate.store.uow import UnitOfWork
+
+CALLS: list[dict[str, Any]] = []
+
+
+@jobs.handler("test.ok")
+def _ok(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    CALLS.append(payload)
+    uow.commit()
+
+
+@jobs.handler("test.flaky")
+def _flaky(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    CALLS.append(payload)
+    raise RuntimeError("receiver down")
+
+
+@jobs.handler("test.permanent")
+def _permanent(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    raise jobs.PermanentJobError("receiver said 400")
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    CALLS.clear()
+
+
+def enqueue(app: App, kind: str) -> int:
+    with app.uow() as uow:
+        job = jobs.enqueue(uow, kind, {"n": 1}, app.clock())
+        uow.commit()
+        return job.id
+
+
+def status(app: App, job_id: int) -> m.Job:
+    with app.reader() as uow:
+        job = uow.session.get(m.Job, job_id)
+        assert job is not None
+        return job
+
+
+def test_job_runs_once_and_is_done(app: App) -> None:
+    job_id = enqueue(app, "test.ok")
+    assert jobs.drain(app.uow, app.clock) == 1
+    assert jobs.drain(app.uow, app.clock) == 0
+    assert CALLS == [{"n": 1}]
+    assert status(app, job_id).status == "done"
+
+
+def test_failing_job_backs_off_exponentially_then_goes_dead(app: App,
+                                                            clock: FakeClock) -> None:
+    job_id = enqueue(app, "test.flaky")
+    jobs.drain(app.uow, app.clock)
+    job = status(app, job_id)
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert (job.run_after - clock.now).total_seconds() == pytest.approx(2)
+    assert jobs.drain(app.uow, app.clock) == 0  # not due yet
+    for attempt in range(2, 9):
+        clock.advance(hours=2)
+        jobs.drain(app.uow, app.clock)
+        assert status(app, job_id).attempts == attempt
+    job = status(app, job_id)
+    assert job.status == "dead"
+    assert "receiver down" in (job.last_error or "")
+    assert len(CALLS) == 8
+
+
+def test_permanent_error_goes_dead_at_once(app: App) -> None:
+    job_id = enqueue(app, "test.permanent")
+    jobs.drain(app.uow, app.clock)
+    job = status(app, job_id)
+    assert (job.status, job.attempts) == ("dead", 1)
+
+
+def test_unknown_job_kind_is_dead_not_a_crash(app: App) -> None:
+    job_id = enqueue(app, "no.such.kind")
+    jobs.drain(app.uow, app.clock)
+    assert status(app, job_id).status == "dead"
+
+
+def test_lease_expiry_lets_another_worker_take_a_stuck_job(app: App, clock: FakeClock) -> None:
+    job_id = enqueue(app, "test.ok")
+    with app.uow() as uow:
+        assert jobs.claim(uow, clock.now) == [job_id]  # a worker that then dies
+    assert jobs.drain(app.uow, app.clock) == 0  # leased
+    clock.advance(minutes=6)
+    assert jobs.drain(app.uow, app.clock) == 1
+    assert status(app, job_id).status == "done"
