@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
@@ -58,6 +59,14 @@ def is_table(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
 
 
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def is_isotime(value: Any) -> bool:
+    """A string holding an ISO 8601 date-time (shown in the console's time format)."""
+    return isinstance(value, str) and bool(ISO_TIME.match(value))
+
+
 def humanize(key: Any) -> str:
     """``open_leads`` -> ``open leads``."""
     return str(key).replace("_", " ")
@@ -66,7 +75,7 @@ def humanize(key: Any) -> str:
 templates.env.filters.update(when=when, pretty_json=pretty_json, columns=table_columns,
                              humanize=humanize)
 templates.env.tests.update(mapping=lambda v: isinstance(v, Mapping),
-                           table=is_table,
+                           table=is_table, isotime=is_isotime,
                            scalar_list=lambda v: isinstance(v, list | tuple)
                            and not any(isinstance(x, Mapping | list) for x in v))
 

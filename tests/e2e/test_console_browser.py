@@ -1,0 +1,99 @@
+"""The console in a real browser (Debian chromium driven by Playwright) against a
+real ``leadgate serve`` process on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.conftest import ON_CI, PASSWORD, WEBSITE_KEY, apply_setup, create_users, make_app
+from tests.e2e.servers import Server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("LEADGATE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_chromium() -> None:
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return
+    why = f"chromium not installed: {CHROMIUM} is missing (apt-get install -y chromium)"
+    if ON_CI:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    require_chromium()
+    url = f"sqlite:///{tmp_path / 'console.db'}"
+    app = make_app(url)
+    apply_setup(app)
+    create_users(app)
+    app.close()
+    srv = Server(url, log=tmp_path / "serve.log")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_manager_follows_a_lead_and_changes_an_agents_status(server: Server,
+                                                             tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    lead = {"first_name": "Priya", "last_name": "Shah", "phone": "+91 98123 45678",
+            "city": "Mumbai", "product": "health", "email": "priya@example.com"}
+    r = httpx.post(f"{server.url}/v1/leads", content=json.dumps(lead),
+                   headers={"Authorization": f"Bearer {WEBSITE_KEY}",
+                            "Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 201, r.text
+    lead_id = r.json()["id"]
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{server.url}/console/leads")
+            expect(page).to_have_url(f"{server.url}/console/login?next=%2Fconsole%2Fleads")
+            page.fill("input[name=email]", "boss@example.com")
+            page.fill("input[name=password]", "wrong-password")
+            page.click("button[type=submit]")
+            expect(page.locator(".alert.error")).to_contain_text("Wrong email or password")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server.url}/console/leads")
+
+            row_link = page.locator(f'#lead-table a[href="/console/leads/{lead_id}"]').last
+            expect(row_link).to_contain_text("Priya Shah")
+            page.screenshot(path=str(tmp_path / "console-leads.png"), full_page=True)
+            row_link.click()
+            expect(page).to_have_url(f"{server.url}/console/leads/{lead_id}")
+            timeline = page.locator("#timeline")
+            expect(timeline).to_contain_text("received")
+            expect(timeline).to_contain_text("assigned")
+            summary = page.locator("#decision .summary")
+            expect(summary).to_contain_text("Agent One")
+            page.locator("details.raw summary").click()
+            expect(page.locator("details.raw pre")).to_contain_text('"rules"')
+            page.screenshot(path=str(tmp_path / "console-lead.png"), full_page=True)
+
+            page.click("nav >> text=Agents")
+            row = page.locator("#agent-a2")
+            expect(row.locator(".badge")).to_have_text("available")
+            row.locator("button[data-status=away]").click()
+            # HTMX swaps the row in place: the badge changes without a page load
+            expect(page.locator("#agent-a2 .badge")).to_have_text("away")
+            expect(page.locator("#agent-a2 button[data-status=away]")).to_be_disabled()
+            page.screenshot(path=str(tmp_path / "console-agents.png"), full_page=True)
+            page.reload()
+            expect(page.locator("#agent-a2 .badge")).to_have_text("away")
+        finally:
+            browser.close()
