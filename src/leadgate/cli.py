@@ -256,6 +256,75 @@ def import_leads(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
     out.print(f"imported {result.total} row(s)")
 
 
+@cli.command()
+def simulate(flow: Annotated[str, typer.Option(
+                 "--flow", help="A flow key (its draft) or a YAML file with one flow.")],
+             leads: Annotated[Path | None, typer.Option(
+                 "--leads", exists=True, dir_okay=False,
+                 help="CSV of leads (fields as columns; optional created_at).")] = None,
+             since: Annotated[str, typer.Option(
+                 help="Replay the history of this period, e.g. 30d or 12h.")] = "30d",
+             db: DbOpt = None) -> None:
+    """Replay leads through a draft flow with the current team setup and compare
+    per agent and per rule with what actually happened."""
+    import yaml
+
+    from leadgate.services import flows as flow_service
+    from leadgate.services import importer
+
+    app = open_app(db)
+    now = app.clock()
+    try:
+        with app.reader() as uow:
+            if Path(flow).is_file():
+                spec = yaml.safe_load(Path(flow).read_text(encoding="utf-8"))
+                if not isinstance(spec, dict) or "key" not in spec:
+                    raise InvalidConfig("the flow file must be a mapping with a 'key'")
+                parsed = flow_service.validate_spec(uow, str(spec["key"]), spec)
+                label = f"file {flow}"
+            else:
+                parsed, _ = flow_service.flow_for(uow, flow, "draft")
+                label = "draft"
+            if leads is not None:
+                _, rows, _count = importer.read_rows(leads.name, leads.read_bytes())
+                history = []
+                for row in rows:
+                    at = importer._row_time(row.pop(importer.TIME_COLUMN, None)) or now
+                    history.append(({k: v for k, v in row.items() if v not in ("", None)},
+                                    at, None))
+            else:
+                history = flow_service.history(uow, parsed.key, _duration(since), now)
+            with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=err) as bar:
+                task = bar.add_task("leads", total=len(history))
+                report = flow_service.simulate(uow, parsed, history, now, label=label,
+                                               progress=lambda n: bar.advance(task, n))
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    table = Table("agent", "simulated", "actual", "difference")
+    for row in report["per_agent"]:
+        table.add_row(row["agent"], str(row["simulated"]), str(row["actual"]),
+                      f"{row['difference']:+d}")
+    out.print(table)
+    rules = Table("rule", "leads")
+    for rule, n in report["per_rule"].items():
+        rules.add_row(rule, str(n))
+    out.print(rules)
+    out.print(f"{report['leads']} lead(s); {report['changed_owner']} would change owner; "
+              f"{report['nobody']['count']} would find nobody")
+
+
+def _duration(text: str) -> Any:
+    from datetime import timedelta
+
+    units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
+    try:
+        return timedelta(**{units[text[-1]]: float(text[:-1])})
+    except (KeyError, ValueError, IndexError):
+        raise typer.BadParameter(f"{text!r} is not a duration like 30d, 12h or 2w") from None
+
+
 def main() -> None:
     cli()
 
