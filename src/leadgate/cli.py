@@ -29,6 +29,9 @@ cli.add_typer(config_cli, name="config")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(import_cli, name="import")
 cli.add_typer(source_cli, name="source")
+suppress_cli = typer.Typer(help="Do-not-contact lists (phones, emails, domains).",
+                           no_args_is_help=True)
+cli.add_typer(suppress_cli, name="suppress")
 
 out = Console()
 err = Console(stderr=True)
@@ -254,6 +257,60 @@ def import_leads(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         result.write_rejects(path)
         out.print(f"{len(result.rejected)} rejected row(s) written to {path}")
     out.print(f"imported {result.total} row(s)")
+
+
+def _cli_principal() -> Any:
+    from leadgate.services.principal import Principal
+
+    return Principal(kind="user", name="cli", role="admin")
+
+
+@suppress_cli.command("add")
+def suppress_add(values: Annotated[list[str], typer.Argument(help="Phones, emails, domains.")],
+                 reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+                 region: Annotated[str | None, typer.Option(
+                     help="Country for national phone numbers, e.g. IN.")] = None,
+                 db: DbOpt = None) -> None:
+    """Add entries to the do-not-contact list."""
+    from leadgate.services import suppressions
+
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            r = suppressions.add(uow, _cli_principal(), values, app.clock(), reason=reason,
+                                 default_region=region)
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    out.print(f"{r['added']} added, {r['already_listed']} already listed")
+
+
+@suppress_cli.command("import")
+def suppress_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                         help="One entry per line, or a CSV "
+                                                         "whose first column is the entry.")],
+                    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+                    region: Annotated[str | None, typer.Option(
+                        help="Country for national phone numbers, e.g. IN.")] = None,
+                    db: DbOpt = None) -> None:
+    """Import a do-not-contact list from a file (all or nothing)."""
+    import csv
+
+    from leadgate.services import suppressions
+
+    rows = list(csv.reader(file.read_text(encoding="utf-8-sig").splitlines()))
+    values = [r[0] for r in rows if r and r[0].strip()]
+    if values and values[0].strip().lower() in ("value", "entry", "phone", "email", "key"):
+        values = values[1:]
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            r = suppressions.add(uow, _cli_principal(), values, app.clock(), reason=reason,
+                                 default_region=region)
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    out.print(f"{r['added']} added, {r['already_listed']} already listed")
 
 
 @cli.command()

@@ -11,7 +11,7 @@ import leadgate.services.handlers  # noqa: F401  (registers job handlers)
 from leadgate import __version__
 from leadgate.api import errors
 from leadgate.api.limits import BodyLimit
-from leadgate.api.routes import agents, flows, forms, leads, system
+from leadgate.api.routes import agents, flows, forms, gatekeeper, leads, system
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
 from leadgate.services.jobs import Worker
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     )
     api.state.leadgate = core
     errors.install(api)
-    for module in (leads, agents, flows, forms, system):
+    for module in (leads, gatekeeper, agents, flows, forms, system):
         api.include_router(module.router)
     console.install(api, core)
     api.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)

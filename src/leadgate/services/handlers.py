@@ -41,3 +41,13 @@ def retry_queued(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> Non
     for lead in leads:
         route_lead(uow, lead, now, actor="requeue")
     uow.commit()
+
+
+@handler("lead.reroute")
+def reroute(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    """A held lead's wait is over (its pool opens now): route it again."""
+    lead = uow.session.get(m.Lead, payload["lead_id"])
+    if lead is None or lead.status != "queued":
+        return  # placed in the meantime
+    route_lead(uow, lead, now, actor="requeue")
+    uow.commit()

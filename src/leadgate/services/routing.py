@@ -12,7 +12,7 @@ transaction commits with the assignment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -222,6 +222,9 @@ def _hold(uow: UnitOfWork, lead: m.Lead, queue: str, now: datetime, *, reason: s
     data: dict[str, Any] = {"queue": queue, "reason": reason}
     if hold_until is not None:
         data["hold_until"] = hold_until.isoformat()
+        # wake this lead up when the pool opens (shift start, cap reset)
+        jobs.enqueue(uow, "lead.reroute", {"lead_id": lead.id}, now,
+                     delay=max(hold_until - now, timedelta(0)))
     timeline.record(uow, lead, "queued", now, actor="router", **data)
 
 

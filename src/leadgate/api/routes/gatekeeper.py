@@ -1,0 +1,61 @@
+"""/v1/suppressions and the quarantine decisions on /v1/leads/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
+from leadgate.services import review, suppressions
+from leadgate.services.ingest import lead_summary
+
+router = APIRouter(tags=["gatekeeper"])
+
+
+class SuppressionAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    values: list[str] = Field(min_length=1, max_length=10000,
+                              description="Phones, emails or domains")
+    kind: Literal["phone", "email", "domain"] | None = Field(
+        default=None, description="Guessed per value when omitted")
+    reason: str | None = Field(default=None, max_length=200)
+    default_region: str | None = Field(default=None, min_length=2, max_length=2)
+
+
+class RefuseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=500)
+
+
+@router.get("/v1/suppressions", summary="The do-not-contact list")
+def list_suppressions(uow: ReaderDep, user: UserDep,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    return suppressions.list_entries(uow, user, limit=limit, offset=offset)
+
+
+@router.post("/v1/suppressions", status_code=201, summary="Add do-not-contact entries")
+def add_suppressions(body: SuppressionAdd, uow: UowDep, user: UserDep,
+                     app: AppDep) -> dict[str, Any]:
+    return suppressions.add(uow, user, body.values, app.clock(), kind=body.kind,
+                            reason=body.reason, default_region=body.default_region)
+
+
+@router.delete("/v1/suppressions/{value}", summary="Remove a do-not-contact entry")
+def delete_suppression(value: str, uow: UowDep, user: UserDep) -> dict[str, Any]:
+    return {"removed": suppressions.remove(uow, user, value)}
+
+
+@router.post("/v1/leads/{lead_id}/approve", summary="Approve a quarantined lead (it is routed)")
+def approve_lead(lead_id: int, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
+    lead = review.approve(uow, user, lead_id, app.clock())
+    app.wakeup.notify()
+    return lead_summary(lead)
+
+
+@router.post("/v1/leads/{lead_id}/refuse", summary="Refuse a quarantined lead")
+def refuse_lead(lead_id: int, body: RefuseBody, uow: UowDep, user: UserDep,
+                app: AppDep) -> dict[str, Any]:
+    return lead_summary(review.refuse(uow, user, lead_id, app.clock(), body.note))
