@@ -258,3 +258,10 @@ def test_static_assets_are_served(client: TestClient) -> None:
     assert r.status_code == 200
     assert "htmx" in r.text[:2000]
     assert client.get("/console/static/console.css").status_code == 200
+
+
+def test_thank_you_page_explains_a_refused_form(client: TestClient) -> None:
+    r = client.get("/console/thanks?error=lead_rejected&reason=invalid_phone")
+    assert r.status_code == 200
+    assert "could not accept" in r.text and "invalid phone" in r.text
+    assert client.get("/console/thanks?lead=abc").status_code == 200

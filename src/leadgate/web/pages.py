@@ -68,10 +68,12 @@ def logout(request: Request) -> Response:
 
 
 @router.get("/thanks")
-def thanks(request: Request, lead: int | None = None, error: str | None = None,
+def thanks(request: Request, lead: str | None = None, error: str | None = None,
            reason: str | None = None) -> Response:
     """Public thank-you page: the target of the demo form's redirect."""
-    return render(request, "thanks.html", {"lead": lead, "error": error, "reason": reason})
+    ref = lead if lead and lead.isdigit() and len(lead) < 20 else None
+    why = reason if reason and reason.isidentifier() and len(reason) < 64 else None
+    return render(request, "thanks.html", {"lead": ref, "error": error, "reason": why})
 
 
 def _lead_filter(status: str | None, assignee: str | None, campaign: str | None,
