@@ -265,3 +265,35 @@ def test_thank_you_page_explains_a_refused_form(client: TestClient) -> None:
     assert r.status_code == 200
     assert "could not accept" in r.text and "invalid phone" in r.text
     assert client.get("/console/thanks?lead=abc").status_code == 200
+
+
+def quarantine(app: App, lead_id: int) -> None:
+    from leadgate.store import models as m
+
+    with app.uow() as uow:
+        lead = uow.session.get(m.Lead, lead_id)
+        assert lead is not None
+        lead.status, lead.assignee_id, lead.reasons = "quarantined", None, [
+            {"code": "suspicious", "field": None, "message": "looks odd"}]
+        uow.commit()
+
+
+def test_manager_approves_or_refuses_a_quarantined_lead(client: TestClient,
+                                                        workspace: App) -> None:
+    first, second = post_lead(client, 40), post_lead(client, 41)
+    quarantine(workspace, int(first["id"]))  # type: ignore[call-overload]
+    quarantine(workspace, int(second["id"]))  # type: ignore[call-overload]
+    login(client, "boss@example.com")
+    page = client.get(f"/console/leads/{first['id']}")
+    assert "Approve and route" in page.text
+    token = csrf_of(page)
+    r = client.post(f"/console/leads/{first['id']}/approve", data={"csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert "approved" in client.get(f"/console/leads/{first['id']}").text
+    r = client.post(f"/console/leads/{second['id']}/refuse",
+                    data={"csrf_token": token, "note": "fake name"})
+    assert r.status_code == 200
+    assert "refused_by_reviewer" in r.text and "fake name" in r.text
+    again = client.post(f"/console/leads/{second['id']}/refuse", data={"csrf_token": token})
+    assert again.status_code == 409

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from leadgate.domain.errors import AuthError
-from leadgate.services import accounts, agents, configure, leads
+from leadgate.services import accounts, agents, configure, leads, review
 from leadgate.web.auth import (
     ConsoleUser,
+    CoreDep,
+    ManagerDep,
     ReaderDep,
     UserDep,
+    WriterDep,
     check_csrf,
     optional_user,
     rotate_session,
@@ -140,3 +143,19 @@ def lead_page(request: Request, lead_id: int, uow: ReaderDep, user: UserDep) -> 
                   {"lead": detail, "fields": fields, "values": values, "raw": raw,
                    "decision": decision, "trace": trace if isinstance(trace, dict) else None,
                    "summary": summary}, user=user)
+
+
+@router.post("/leads/{lead_id}/approve")
+def approve_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep) -> Response:
+    """Approve a quarantined lead: it is routed now."""
+    review.approve(uow, user.principal, lead_id, core.clock())
+    core.wakeup.notify()
+    return RedirectResponse(f"/console/leads/{lead_id}", status_code=303)
+
+
+@router.post("/leads/{lead_id}/refuse")
+def refuse_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep,
+                note: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Refuse a quarantined lead, with an optional note for the record."""
+    review.refuse(uow, user.principal, lead_id, core.clock(), note.strip() or None)
+    return RedirectResponse(f"/console/leads/{lead_id}", status_code=303)
