@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
-from leadgate.services import review, suppressions
+from leadgate.services import outcomes, review, suppressions
 from leadgate.services.ingest import lead_summary
 
 router = APIRouter(tags=["gatekeeper"])
@@ -22,6 +22,13 @@ class SuppressionAdd(BaseModel):
         default=None, description="Guessed per value when omitted")
     reason: str | None = Field(default=None, max_length=200)
     default_region: str | None = Field(default=None, min_length=2, max_length=2)
+
+
+class OutcomeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["contacted", "qualified", "won", "lost"]
+    revenue: float | None = Field(default=None, ge=0)
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class RefuseBody(BaseModel):
@@ -59,3 +66,13 @@ def approve_lead(lead_id: int, uow: UowDep, user: UserDep, app: AppDep) -> dict[
 def refuse_lead(lead_id: int, body: RefuseBody, uow: UowDep, user: UserDep,
                 app: AppDep) -> dict[str, Any]:
     return lead_summary(review.refuse(uow, user, lead_id, app.clock(), body.note))
+
+
+@router.post("/v1/leads/{lead_id}/outcome", summary="Post an outcome: contacted, qualified, "
+             "won (with revenue), lost (with reason)")
+def post_outcome(lead_id: int, body: OutcomeBody, uow: UowDep, user: UserDep,
+                 app: AppDep) -> dict[str, Any]:
+    """An agent may post outcomes on their own leads; managers on any."""
+    lead = outcomes.record_outcome(uow, user, lead_id, body.outcome, app.clock(),
+                                   revenue=body.revenue, reason=body.reason)
+    return lead_summary(lead)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,6 +10,7 @@ from typing import Any
 
 from leadgate.domain.conditions import Always, Condition, parse_condition
 from leadgate.domain.errors import InvalidFlow
+from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.methods.base import Method, get_method
 from leadgate.domain.routing.pools import POOL_KINDS, Pool, parse_pool
 
@@ -46,21 +46,6 @@ WHEN_NOBODY: dict[str, str] = {
     "fallback": "skip the remaining rules and use the flow's fallback",
 }
 _COMMON_KEYS = frozenset({"method", "accept_within", *POOL_KINDS})
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any, *, path: str) -> timedelta:
-    """``"750ms"``, ``"90s"``, ``"5m"``, ``"2h"``, ``"1d"`` or a number of seconds (> 0)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise InvalidFlow(f"bad duration {value!r}; use e.g. 90s, 5m, 2h", path=path)
-    if seconds <= 0:
-        raise InvalidFlow(f"duration must be positive, got {value!r}", path=path)
-    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -161,8 +146,7 @@ def parse_target(data: Any, path: str, *, agents: Collection[str] | None = None,
     accept = None
     if data.get("accept_within") is not None:
         accept = parse_duration(data["accept_within"], path=f"{path}.accept_within")
-    keys = pool.value if pool is not None and isinstance(pool.value, tuple) else None
-    options = method.parse_options(data, path, keys)
+    options = method.parse_options(data, path, pool)
     raw = {k: copy.deepcopy(v) for k, v in data.items() if k not in extra_keys}
     raw.setdefault("method", method.name)
     return Target(method.name, pool, options, accept, raw)

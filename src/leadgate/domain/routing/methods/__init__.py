@@ -1,6 +1,14 @@
 """Distribution methods, one module each, registered by name in :data:`METHODS`."""
 
-from leadgate.domain.routing.methods import round_robin  # noqa: F401  (registers)
+from leadgate.domain.routing.methods import (  # noqa: F401  (importing registers them)
+    declared,
+    least_loaded,
+    performance,
+    quality_match,
+    round_robin,
+    specialist,
+    weighted,
+)
 from leadgate.domain.routing.methods.base import (
     METHODS,
     Context,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any, ClassVar
 
 from leadgate.domain.agents import Candidate
 from leadgate.domain.errors import InvalidFlow
+from leadgate.domain.routing.pools import Pool
 
 __all__ = ["METHODS", "Context", "Method", "Pick", "get_method", "register_method"]
 
@@ -57,10 +59,9 @@ class Method(ABC):
     example: ClassVar[Mapping[str, Any]] = {}
 
     def parse_options(self, data: Mapping[str, Any], path: str,
-                      pool_keys: tuple[str, ...] | None) -> dict[str, Any]:
+                      pool: Pool | None) -> dict[str, Any]:
         """Validate this method's options in a target mapping (``path`` is the target's).
 
-        ``pool_keys`` is the list of agent keys when the pool is a fixed list.
         The default accepts no options.
         """
         return {}
@@ -93,10 +94,31 @@ def get_method(name: Any, path: str) -> Method:
     return METHODS[name]
 
 
-def ring_next(keys: list[str], last: str | None) -> str:
+def after_in_ring(keys: list[str], last: str | None) -> str:
     """The first key after ``last`` in sorted ring order (wrapping); keys sorted, non-empty."""
-    if last is not None:
-        for k in keys:
-            if k > last:
-                return k
-    return keys[0]
+    if last is None:
+        return keys[0]
+    i = bisect_right(keys, last)
+    return keys[i % len(keys)]
+
+
+def option_choice(data: Mapping[str, Any], name: str, choices: tuple[str, ...],
+                  path: str) -> str:
+    """A text option restricted to ``choices`` (the first is the default)."""
+    value = data.get(name, choices[0])
+    if value not in choices:
+        raise InvalidFlow(f"{name} must be one of {', '.join(choices)}, got {value!r}",
+                          path=f"{path}.{name}")
+    return str(value)
+
+
+def option_number(data: Mapping[str, Any], name: str, default: float, path: str, *,
+                  lo: float = 0.0, hi: float | None = None) -> float:
+    """A numeric option within [lo, hi]."""
+    value = data.get(name, default)
+    if (isinstance(value, bool) or not isinstance(value, int | float) or value < lo
+            or (hi is not None and value > hi)):
+        bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        raise InvalidFlow(f"{name} must be a number {bound}, got {value!r}",
+                          path=f"{path}.{name}")
+    return float(value)

@@ -9,9 +9,13 @@ the ring: there is no catch-up burst.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
-from leadgate.domain.routing.methods.base import Context, Method, Pick, register_method
+from leadgate.domain.routing.methods.base import (
+    Context,
+    Method,
+    Pick,
+    after_in_ring,
+    register_method,
+)
 
 
 class RoundRobin(Method):
@@ -23,8 +27,7 @@ class RoundRobin(Method):
         keys = [c.agent.key for c in ctx.eligible]
         last = ctx.state.get("last")
         last = last if isinstance(last, str) else None
-        i = bisect_right(keys, last) if last is not None else 0
-        chosen = keys[i % len(keys)]
+        chosen = after_in_ring(keys, last)
         skipped = _skipped([c.agent.key for c in ctx.members], last, chosen)
         eligible_set = set(keys)
         return Pick(
