@@ -297,3 +297,22 @@ def test_manager_approves_or_refuses_a_quarantined_lead(client: TestClient,
     assert "refused_by_reviewer" in r.text and "fake name" in r.text
     again = client.post(f"/console/leads/{second['id']}/refuse", data={"csrf_token": token})
     assert again.status_code == 409
+
+
+def test_agent_records_an_outcome_on_their_own_lead_only(client: TestClient) -> None:
+    leads = [post_lead(client, 50 + i) for i in range(2)]
+    own = next(x for x in leads if x["assignee"]["key"] == "a1")  # type: ignore[index]
+    other = next(x for x in leads if x["assignee"]["key"] == "a2")  # type: ignore[index]
+    login(client, "a1@example.com")
+    page = client.get(f"/console/leads/{own['id']}")
+    token = csrf_of(page)
+    r = client.post(f"/console/leads/{own['id']}/outcome",
+                    data={"csrf_token": token, "outcome": "won", "revenue": "1,200.50"})
+    assert r.status_code == 200
+    assert "1200.5" in r.text and 'class="badge st-won">won<' in r.text
+    bad = client.post(f"/console/leads/{own['id']}/outcome",
+                      data={"csrf_token": token, "outcome": "won", "revenue": "lots"})
+    assert bad.status_code == 422 and "not a number" in bad.text
+    refused = client.post(f"/console/leads/{other['id']}/outcome",
+                          data={"csrf_token": token, "outcome": "contacted"})
+    assert refused.status_code == 404

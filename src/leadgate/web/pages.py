@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from leadgate.domain.errors import AuthError
-from leadgate.services import accounts, agents, configure, leads, review
+from leadgate.domain.errors import AuthError, InvalidInput
+from leadgate.services import accounts, agents, configure, leads, outcomes, review
 from leadgate.web.auth import (
     ConsoleUser,
     CoreDep,
@@ -142,7 +142,7 @@ def lead_page(request: Request, lead_id: int, uow: ReaderDep, user: UserDep) -> 
     return render(request, "lead.html",
                   {"lead": detail, "fields": fields, "values": values, "raw": raw,
                    "decision": decision, "trace": trace if isinstance(trace, dict) else None,
-                   "summary": summary}, user=user)
+                   "summary": summary, "outcomes": outcomes.OUTCOMES}, user=user)
 
 
 @router.post("/leads/{lead_id}/approve")
@@ -159,3 +159,21 @@ def refuse_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep,
     """Refuse a quarantined lead, with an optional note for the record."""
     review.refuse(uow, user.principal, lead_id, core.clock(), note.strip() or None)
     return RedirectResponse(f"/console/leads/{lead_id}", status_code=303)
+
+
+@router.post("/leads/{lead_id}/outcome")
+def record_outcome(lead_id: int, uow: WriterDep, core: CoreDep, user: UserDep,
+                   outcome: Annotated[str, Form(max_length=32)],
+                   revenue: Annotated[str, Form(max_length=32)] = "",
+                   reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Record what happened with a lead (the rep on their own lead, or a manager)."""
+    amount: float | None = None
+    if revenue.strip():
+        try:
+            amount = float(revenue.replace(",", "").strip())
+        except ValueError:
+            raise InvalidInput(f"revenue {revenue!r} is not a number",
+                               code="invalid_outcome") from None
+    outcomes.record_outcome(uow, user.principal, lead_id, outcome, core.clock(),
+                            revenue=amount, reason=reason.strip() or None)
+    return RedirectResponse(f"/console/leads/{lead_id}#timeline", status_code=303)
