@@ -39,6 +39,8 @@ __all__ = [
     "Condition",
     "Leaf",
     "Not",
+    "equality_guard",
+    "explain_failure",
     "is_missing",
     "parse_condition",
     "to_number",
@@ -250,11 +252,13 @@ class Leaf(Condition):
 
     def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
         actual = facts.get(self.field)
+        missing = actual is None or actual == ""
         out: dict[str, Any] = {
             "field": self.field, "op": self.op, "expected": _jsonable(self.operand),
-            "actual": _jsonable(actual), "matched": self.evaluate(facts),
+            "actual": actual if type(actual) in (str, int, float, bool) else _jsonable(actual),
+            "matched": self._if_missing if missing else self._test(actual),
         }
-        if is_missing(actual):
+        if missing:
             out["missing"] = True
         return out
 
@@ -274,7 +278,10 @@ class All(Condition):
     keyword: ClassVar[str] = "all"
 
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return all(c.evaluate(facts) for c in self.children)
+        for c in self.children:  # noqa: SIM110  (a loop beats all(genexpr) on the hot path)
+            if not c.evaluate(facts):
+                return False
+        return True
 
     def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
         parts = [c.explain(facts) for c in self.children]
@@ -301,7 +308,10 @@ class Any_(All):
     keyword: ClassVar[str] = "any"
 
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return any(c.evaluate(facts) for c in self.children)
+        for c in self.children:  # noqa: SIM110  (a loop beats any(genexpr) on the hot path)
+            if c.evaluate(facts):
+                return True
+        return False
 
     def _combine(self, parts: list[dict[str, Any]]) -> bool:
         return any(p["matched"] for p in parts)
@@ -325,6 +335,49 @@ class Not(Condition):
 
     def fields(self) -> frozenset[str]:
         return self.child.fields()
+
+
+def explain_failure(cond: Condition, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """A short explanation of why ``cond`` does not hold: only the parts that failed.
+
+    For ``all`` it is the first failing child (``partial: true``, ``failed: [its index]``);
+    for ``any`` every (failing) child; for a
+    leaf its own explanation. Cheaper and smaller than :meth:`Condition.explain`; used
+    for the many rules a trace lists as not matching.
+    """
+    if isinstance(cond, Any_):
+        return {"any": [explain_failure(c, facts) for c in cond.children], "matched": False}
+    if isinstance(cond, All):
+        for i, c in enumerate(cond.children):
+            if not c.evaluate(facts):
+                return {"all": [explain_failure(c, facts)], "failed": [i], "partial": True,
+                        "matched": False}
+        return cond.explain(facts)
+    if isinstance(cond, Not):
+        return {"not": cond.child.explain(facts), "matched": False}
+    return cond.explain(facts)
+
+
+def equality_guard(cond: Condition) -> tuple[str, frozenset[str]] | None:
+    """A necessary condition ``field`` in ``values`` usable to index rules, if any.
+
+    When the guard is ``(f, vs)`` and the lead's ``f`` is a text whose stripped, case-folded
+    form is not in ``vs``, the condition cannot hold. Only non-numeric text operands of
+    ``eq``/``in`` qualify (numbers and booleans compare loosely); ``all`` uses its first
+    guarded child.
+    """
+    if isinstance(cond, Leaf) and cond.op in ("eq", "in"):
+        values = cond.operand if cond.op == "in" else (cond.operand,)
+        if values and all(isinstance(v, str) and to_number(v) is None
+                          and v.strip().casefold() not in _TRUE | _FALSE for v in values):
+            return cond.field, frozenset(v.strip().casefold() for v in values)
+        return None
+    if isinstance(cond, All) and not isinstance(cond, Any_):
+        for c in cond.children:
+            g = equality_guard(c)
+            if g is not None:
+                return g
+    return None
 
 
 def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) -> Leaf:
