@@ -58,25 +58,25 @@ def rate(fn: Callable[[], None], seconds: float) -> float:
             return n / elapsed
 
 
-def measure(agents: int, rules: int, seconds: float) -> tuple[float, float, float]:
+def measure(agents: int, rules: int, seconds: float) -> tuple[float, ...]:
     cands = make_candidates(agents)
     flow = make_flow(rules, agents)
     lead = {"city": f"City{int(rules * 0.95)}", "product": "health", "country": "IN"}
     state: dict[str, Any] = {}
 
-    def run(pool: Sequence[Candidate], with_trace: bool = False) -> Callable[[], None]:
+    def run(pool: Sequence[Candidate], trace: str = "") -> Callable[[], None]:
         def step() -> None:
             nonlocal state
             d = decide(lead, flow, pool, state, NOW)
             assert d.outcome == "assigned"
             state = dict(d.state)
-            if with_trace:
-                d.trace.to_dict()
+            if trace:
+                d.trace.to_dict(compact=trace == "compact")
         return step
 
     roster = Roster(cands)
     return (rate(run(cands), seconds), rate(run(roster), seconds),
-            rate(run(roster, with_trace=True), seconds))
+            rate(run(roster, "full"), seconds), rate(run(roster, "compact"), seconds))
 
 
 def main() -> None:
@@ -85,11 +85,12 @@ def main() -> None:
     args = parser.parse_args()
     cases = [(1000, 200), (100, 200), (5000, 200), (1000, 20), (1000, 1000)]
     print("| agents | rules | decisions/s (list) | decisions/s (Roster reused) "
-          "| with trace.to_dict() |")
-    print("|---:|---:|---:|---:|---:|")
+          "| + trace.to_dict() | + trace.to_dict(compact=True) |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for agents, rules in cases:
-        plain, roster, traced = measure(agents, rules, args.seconds)
-        print(f"| {agents:,} | {rules:,} | {plain:,.0f} | {roster:,.0f} | {traced:,.0f} |")
+        plain, roster, full, compact = measure(agents, rules, args.seconds)
+        print(f"| {agents:,} | {rules:,} | {plain:,.0f} | {roster:,.0f} | {full:,.0f} "
+              f"| {compact:,.0f} |")
 
 
 if __name__ == "__main__":

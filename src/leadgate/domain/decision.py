@@ -67,15 +67,22 @@ class Trace:
     summary: str = ""
     now: datetime | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (the service stores it next to the assignment)."""
+    def to_dict(self, *, compact: bool = False) -> dict[str, Any]:
+        """JSON-able form (the service stores it next to the assignment).
+
+        ``compact=True`` lists rules that did not match by index and name only (no
+        condition explanation): much smaller and faster for flows with many rules.
+        """
         fb: Any = self.fallback
         if isinstance(fb, RuleTrace):
             fb = fb.to_dict()
         elif fb is not None:
             fb = dict(fb)
         return {
-            "flow": self.flow, "rules": [r.to_dict() for r in self.rules], "fallback": fb,
+            "flow": self.flow, "fallback": fb,
+            "rules": [r.to_dict() if r.matched or not compact
+                      else {"index": r.index, "name": r.name, "matched": False}
+                      for r in self.rules],
             "outcome": self.outcome, "summary": self.summary,
             "now": self.now.isoformat() if self.now else None,
         }

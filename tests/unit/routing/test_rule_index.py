@@ -53,3 +53,12 @@ def test_trace_lists_every_rule_tried_with_a_short_reason_for_misses() -> None:
         "failed": [1], "partial": True, "matched": False}
     assert rules[1]["condition"]["actual"] == 5
     assert d.trace.summary.startswith("Went to Ana: rule 'Rest' matched")
+
+
+def test_compact_trace_lists_missed_rules_by_name_only() -> None:
+    f = flow({"name": "Never", "when": {"field": "city", "eq": "Delhi"}, "to": {"agent": "ana"}},
+             {"name": "Rest", "to": {"agent": "ana"}})
+    d = decide({"city": "Pune"}, f, [cand("ana")], {}, NOW)
+    rules = d.trace.to_dict(compact=True)["rules"]
+    assert rules[0] == {"index": 0, "name": "Never", "matched": False}
+    assert rules[1]["members"][0]["agent"] == "ana"
