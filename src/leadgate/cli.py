@@ -126,7 +126,7 @@ def demo(db: Annotated[str, typer.Option("--db", help="SQLite file or database U
     out.print(f"    curl -s -X POST http://{host}:{port}/v1/leads -H 'Authorization: Bearer "
               f"{info.source_key}' -H 'Content-Type: application/json' -d "
               "'{\"first_name\":\"Asha\",\"phone\":\"+91 98123 45678\",\"city\":\"Mumbai\","
-              "\"product\":\"health\"}'")
+              "\"product\":\"health\"}'", soft_wrap=True)
     if serve_it:
         import uvicorn
 

@@ -33,10 +33,15 @@ class Server:
         if not worker:
             args.append("--no-worker")
         self.log = log
-        out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out,
+        self._out = open(log, "wb") if log else None  # noqa: SIM115
+        self.proc = subprocess.Popen(args, env=env, cwd=ROOT,
+                                     stdout=self._out or subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -53,7 +58,7 @@ class Server:
         raise RuntimeError(f"leadgate serve on port {self.port} did not become ready")
 
     def kill9(self) -> None:
-        self.proc.kill()
+        self.proc.kill()  # SIGKILL: no clean-up of any kind
         self.proc.wait(10)
 
     def stop(self) -> None:
@@ -64,6 +69,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self._out is not None:
+            self._out.close()
+            self._out = None
 
 
 @contextmanager

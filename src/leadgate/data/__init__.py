@@ -1,0 +1,1 @@
+"""Data files shipped with leadgate (lists, bundled models)."""

@@ -25,10 +25,23 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, ClassVar
 
+from leadgate.domain.comparisons import (
+    FALSE_TEXTS,
+    TRUE_TEXTS,
+    between,
+    contains,
+    equal_to,
+    is_missing,
+    is_orderable,
+    is_scalar,
+    jsonable,
+    order,
+    starts_with,
+    text_of,
+    to_number,
+)
 from leadgate.domain.errors import InvalidCondition
 
 __all__ = [
@@ -39,6 +52,8 @@ __all__ = [
     "Condition",
     "Leaf",
     "Not",
+    "equality_guard",
+    "explain_failure",
     "is_missing",
     "parse_condition",
     "to_number",
@@ -60,139 +75,6 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "regex": ("regex", "regular expression found in the text (re.search)"),
     "exists": ("boolean", "field is present (true) or missing (false)"),
 }
-
-_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
-_TRUE = {"true", "yes", "1", "y", "on"}
-_FALSE = {"false", "no", "0", "n", "off"}
-
-
-def is_missing(value: Any) -> bool:
-    """True for the values the condition language treats as a missing field."""
-    return value is None or value == ""
-
-
-def to_number(value: Any) -> float | None:
-    """``value`` as a float if it is a number or a numeric string; booleans are not numbers."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float | Decimal):
-        return float(value)
-    if isinstance(value, str) and _NUMERIC.match(value):
-        return float(value)
-    return None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
-
-
-def _equal_to(expected: Any) -> Callable[[Any], bool]:
-    """A predicate ``actual == expected`` with the language's loose equality."""
-    if isinstance(expected, bool):
-        def eq_bool(actual: Any) -> bool:
-            if isinstance(actual, bool):
-                return actual is expected
-            if isinstance(actual, str):
-                low = actual.strip().casefold()
-                return low in (_TRUE if expected else _FALSE)
-            return False
-        return eq_bool
-    num = to_number(expected)
-    if isinstance(expected, str):
-        folded = expected.strip().casefold()
-
-        def eq_text(actual: Any) -> bool:
-            if isinstance(actual, str):
-                if actual.strip().casefold() == folded:
-                    return True
-                if num is not None:
-                    a = to_number(actual)
-                    return a is not None and a == num
-                return False
-            if isinstance(actual, bool):
-                return folded in (_TRUE if actual else _FALSE)
-            if num is not None:
-                a = to_number(actual)
-                return a is not None and a == num
-            return _text(actual).casefold() == folded
-        return eq_text
-
-    def eq_num(actual: Any) -> bool:
-        a = to_number(actual)
-        return a is not None and a == num
-    return eq_num
-
-
-def _order(op: str, expected: Any) -> Callable[[Any], bool]:
-    num = to_number(expected)
-    cmp: Callable[[Any, Any], bool] = {
-        "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
-    }[op]
-    if num is not None:
-        def order_num(actual: Any) -> bool:
-            a = to_number(actual)
-            return a is not None and cmp(a, num)
-        return order_num
-    folded = str(expected).casefold()
-
-    def order_text(actual: Any) -> bool:
-        if isinstance(actual, bool) or to_number(actual) is not None:
-            return False
-        return cmp(_text(actual).casefold(), folded)
-    return order_text
-
-
-def _between(lo: Any, hi: Any) -> Callable[[Any], bool]:
-    above, below = _order("gte", lo), _order("lte", hi)
-    return lambda actual: above(actual) and below(actual)
-
-
-def _contains(expected: Any) -> Callable[[Any], bool]:
-    member = _equal_to(expected)
-    needle = _text(expected).casefold()
-
-    def contains(actual: Any) -> bool:
-        if isinstance(actual, str):
-            return needle in actual.casefold()
-        if isinstance(actual, list | tuple | set | frozenset):
-            return any(member(x) for x in actual)
-        return False
-    return contains
-
-
-def _starts_with(prefixes: tuple[str, ...]) -> Callable[[Any], bool]:
-    folded = tuple(p.strip().casefold() for p in prefixes)
-    return lambda actual: _text(actual).casefold().startswith(folded)
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | bool | int | float) and not (
-        isinstance(value, float) and value != value
-    )
-
-
-def _is_orderable(value: Any) -> bool:
-    return isinstance(value, str | int | float) and not isinstance(value, bool)
-
 
 class Condition(ABC):
     """A compiled condition over a mapping of facts."""
@@ -250,11 +132,13 @@ class Leaf(Condition):
 
     def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
         actual = facts.get(self.field)
+        missing = actual is None or actual == ""
         out: dict[str, Any] = {
-            "field": self.field, "op": self.op, "expected": _jsonable(self.operand),
-            "actual": _jsonable(actual), "matched": self.evaluate(facts),
+            "field": self.field, "op": self.op, "expected": jsonable(self.operand),
+            "actual": actual if type(actual) in (str, int, float, bool) else jsonable(actual),
+            "matched": self._if_missing if missing else self._test(actual),
         }
-        if is_missing(actual):
+        if missing:
             out["missing"] = True
         return out
 
@@ -274,7 +158,10 @@ class All(Condition):
     keyword: ClassVar[str] = "all"
 
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return all(c.evaluate(facts) for c in self.children)
+        for c in self.children:  # noqa: SIM110  (a loop beats all(genexpr) on the hot path)
+            if not c.evaluate(facts):
+                return False
+        return True
 
     def explain(self, facts: Mapping[str, Any]) -> dict[str, Any]:
         parts = [c.explain(facts) for c in self.children]
@@ -301,7 +188,10 @@ class Any_(All):
     keyword: ClassVar[str] = "any"
 
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return any(c.evaluate(facts) for c in self.children)
+        for c in self.children:  # noqa: SIM110  (a loop beats any(genexpr) on the hot path)
+            if c.evaluate(facts):
+                return True
+        return False
 
     def _combine(self, parts: list[dict[str, Any]]) -> bool:
         return any(p["matched"] for p in parts)
@@ -325,6 +215,49 @@ class Not(Condition):
 
     def fields(self) -> frozenset[str]:
         return self.child.fields()
+
+
+def explain_failure(cond: Condition, facts: Mapping[str, Any]) -> dict[str, Any]:
+    """A short explanation of why ``cond`` does not hold: only the parts that failed.
+
+    For ``all`` it is the first failing child (``partial: true``, ``failed: [its index]``);
+    for ``any`` every (failing) child; for a
+    leaf its own explanation. Cheaper and smaller than :meth:`Condition.explain`; used
+    for the many rules a trace lists as not matching.
+    """
+    if isinstance(cond, Any_):
+        return {"any": [explain_failure(c, facts) for c in cond.children], "matched": False}
+    if isinstance(cond, All):
+        for i, c in enumerate(cond.children):
+            if not c.evaluate(facts):
+                return {"all": [explain_failure(c, facts)], "failed": [i], "partial": True,
+                        "matched": False}
+        return cond.explain(facts)
+    if isinstance(cond, Not):
+        return {"not": cond.child.explain(facts), "matched": False}
+    return cond.explain(facts)
+
+
+def equality_guard(cond: Condition) -> tuple[str, frozenset[str]] | None:
+    """A necessary condition ``field`` in ``values`` usable to index rules, if any.
+
+    When the guard is ``(f, vs)`` and the lead's ``f`` is a text whose stripped, case-folded
+    form is not in ``vs``, the condition cannot hold. Only non-numeric text operands of
+    ``eq``/``in`` qualify (numbers and booleans compare loosely); ``all`` uses its first
+    guarded child.
+    """
+    if isinstance(cond, Leaf) and cond.op in ("eq", "in"):
+        values = cond.operand if cond.op == "in" else (cond.operand,)
+        if values and all(isinstance(v, str) and to_number(v) is None
+                          and v.strip().casefold() not in TRUE_TEXTS | FALSE_TEXTS for v in values):
+            return cond.field, frozenset(v.strip().casefold() for v in values)
+        return None
+    if isinstance(cond, All) and not isinstance(cond, Any_):
+        for c in cond.children:
+            g = equality_guard(c)
+            if g is not None:
+                return g
+    return None
 
 
 def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) -> Leaf:
@@ -351,30 +284,30 @@ def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) ->
     if_missing = False
     operand: Any = value
     if op in ("eq", "ne", "contains"):
-        if not _is_scalar(value):
+        if not is_scalar(value):
             raise InvalidCondition(
                 f"{op} needs a text, number or boolean, got {type(value).__name__}", path=opath)
-        test = _equal_to(value) if op != "contains" else _contains(value)
+        test = equal_to(value) if op != "contains" else contains(value)
         if op == "ne":
             eq = test
             test, if_missing = (lambda a: not eq(a)), True
     elif op in ("in", "not_in"):
-        if not isinstance(value, list | tuple) or not all(_is_scalar(v) for v in value):
+        if not isinstance(value, list | tuple) or not all(is_scalar(v) for v in value):
             raise InvalidCondition(
                 f"{op} needs a list of texts, numbers or booleans, got {value!r}", path=opath)
         operand = tuple(value)
-        preds = [_equal_to(v) for v in operand]
+        preds = [equal_to(v) for v in operand]
         if op == "in":
             test = lambda a: any(p(a) for p in preds)  # noqa: E731
         else:
             test = lambda a: not any(p(a) for p in preds)  # noqa: E731
     elif op in ("gt", "gte", "lt", "lte"):
-        if not _is_orderable(value):
+        if not is_orderable(value):
             raise InvalidCondition(f"{op} needs a number or a text, got {value!r}", path=opath)
-        test = _order(op, value)
+        test = order(op, value)
     elif op == "between":
         if (not isinstance(value, list | tuple) or len(value) != 2
-                or not all(_is_orderable(v) for v in value)):
+                or not all(is_orderable(v) for v in value)):
             raise InvalidCondition(f"between needs [low, high], got {value!r}", path=opath)
         lo, hi = value
         nlo, nhi = to_number(lo), to_number(hi)
@@ -384,7 +317,7 @@ def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) ->
                 nlo is None and str(lo).casefold() > str(hi).casefold()):
             raise InvalidCondition(f"between low {lo!r} is above high {hi!r}", path=opath)
         operand = tuple(value)
-        test = _between(lo, hi)
+        test = between(lo, hi)
     elif op == "starts_with":
         prefixes = (value,) if isinstance(value, str) else value
         if (not isinstance(prefixes, list | tuple) or not prefixes
@@ -393,7 +326,7 @@ def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) ->
                 f"starts_with needs a prefix or a non-empty list of prefixes, got {value!r}",
                 path=opath)
         operand = value if isinstance(value, str) else tuple(value)
-        test = _starts_with(tuple(prefixes))
+        test = starts_with(tuple(prefixes))
     elif op == "regex":
         if not isinstance(value, str):
             raise InvalidCondition(f"regex needs a text pattern, got {value!r}", path=opath)
@@ -402,7 +335,7 @@ def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) ->
         except re.error as exc:
             raise InvalidCondition(f"invalid regular expression {value!r}: {exc}",
                                    path=opath) from None
-        test = lambda a: pattern.search(_text(a)) is not None  # noqa: E731
+        test = lambda a: pattern.search(text_of(a)) is not None  # noqa: E731
     else:  # exists
         if not isinstance(value, bool):
             raise InvalidCondition(f"exists needs true or false, got {value!r}", path=opath)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,11 @@ class MemberTrace:
 
 @dataclass(frozen=True)
 class RuleTrace:
-    """One rule tried (or the fallback): its condition, its pool, the method's arithmetic."""
+    """One rule tried (or the fallback): its condition, its pool, the method's arithmetic.
+
+    ``condition`` and ``members`` may be computed on first access (decide() stays fast
+    and the trace is only built when someone reads it); they are deterministic.
+    """
 
     index: int | None
     name: str
@@ -38,7 +42,7 @@ class RuleTrace:
     method: str | None = None
     pool: Mapping[str, Any] = field(default_factory=dict)
     pool_id: str | None = None
-    members: tuple[MemberTrace, ...] = ()
+    members: Sequence[MemberTrace] = ()
     arithmetic: Mapping[str, Any] = field(default_factory=dict)
     placed: bool = False
     note: str = ""
@@ -57,21 +61,28 @@ class Trace:
     """The explanation stored with every decision."""
 
     flow: str | None
-    rules: tuple[RuleTrace, ...] = ()
+    rules: Sequence[RuleTrace] = ()
     fallback: RuleTrace | Mapping[str, Any] | None = None
     outcome: str = "unassigned"
     summary: str = ""
     now: datetime | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (the service stores it next to the assignment)."""
+    def to_dict(self, *, compact: bool = False) -> dict[str, Any]:
+        """JSON-able form (the service stores it next to the assignment).
+
+        ``compact=True`` lists rules that did not match by index and name only (no
+        condition explanation): much smaller and faster for flows with many rules.
+        """
         fb: Any = self.fallback
         if isinstance(fb, RuleTrace):
             fb = fb.to_dict()
         elif fb is not None:
             fb = dict(fb)
         return {
-            "flow": self.flow, "rules": [r.to_dict() for r in self.rules], "fallback": fb,
+            "flow": self.flow, "fallback": fb,
+            "rules": [r.to_dict() if r.matched or not compact
+                      else {"index": r.index, "name": r.name, "matched": False}
+                      for r in self.rules],
             "outcome": self.outcome, "summary": self.summary,
             "now": self.now.isoformat() if self.now else None,
         }

@@ -44,12 +44,10 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._session is not None
-        try:
-            if not self.committed:
-                self._session.rollback()
-        finally:
-            self._session.close()
-            self._session = None
+        # close() rolls back whatever was not committed; unlike rollback() it does
+        # not expire loaded objects, so values read in the block stay readable.
+        self._session.close()
+        self._session = None
         if self.committed and exc is None:
             for hook in self._after_commit:
                 hook()

@@ -41,7 +41,7 @@ def test_first_matching_rule_that_places_wins_and_summary_explains() -> None:
                           "reasons": ["away"], "text": "Arjun was away"}
     assert members[1]["eligible"] is True
     assert t["rules"][1]["arithmetic"] == {"last": None, "next": "priya", "ring_size": 2,
-                                           "eligible": 1, "skipped": ["arjun"]}
+                                           "skipped": ["arjun"]}
     json.dumps(d.to_dict())
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from leadgate.domain.conditions import Always, Condition, parse_condition
+from leadgate.domain.conditions import Always, Condition, equality_guard, parse_condition
 from leadgate.domain.errors import InvalidFlow
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.methods.base import Method, get_method
@@ -57,11 +57,16 @@ class Target:
     options: Mapping[str, Any] = field(default_factory=dict)
     accept_within: timedelta | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: state key of this pool+method; independent of rule names and positions
+    pool_id: str = field(init=False, compare=False, default="")
+    #: the pool as target keys, e.g. {"team": "mumbai"}
+    pool_dict: Mapping[str, Any] = field(init=False, compare=False, repr=False,
+                                         default_factory=dict)
 
-    @property
-    def pool_id(self) -> str:
-        """State key of this pool+method; independent of rule names and positions."""
-        return f"{self.method}|{self.pool.ident() if self.pool else '-'}"
+    def __post_init__(self) -> None:
+        ident = self.pool.ident() if self.pool else "-"
+        object.__setattr__(self, "pool_id", f"{self.method}|{ident}")
+        object.__setattr__(self, "pool_dict", self.pool.to_dict() if self.pool else {})
 
     @property
     def impl(self) -> Method:
@@ -108,12 +113,57 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """Rule index: rules guarded by ``field in {values}`` are looked up, not evaluated."""
+
+    unguarded: tuple[int, ...]
+    guards: tuple[tuple[str, Mapping[str, tuple[int, ...]], tuple[int, ...]], ...]
+
+
+def _make_plan(rules: tuple[Rule, ...]) -> _Plan:
+    unguarded: list[int] = []
+    tables: dict[str, dict[str, list[int]]] = {}
+    for r in rules:
+        g = equality_guard(r.when)
+        if g is None:
+            unguarded.append(r.index)
+            continue
+        table = tables.setdefault(g[0], {})
+        for v in g[1]:
+            table.setdefault(v, []).append(r.index)
+    guards = tuple(
+        (f, {v: tuple(ix) for v, ix in t.items()},
+         tuple(sorted({i for ix in t.values() for i in ix})))
+        for f, t in tables.items())
+    return _Plan(tuple(unguarded), guards)
+
+
+@dataclass(frozen=True)
 class Flow:
     """An ordered list of rules and a fallback."""
 
     key: str | None
     rules: tuple[Rule, ...]
     fallback: Fallback | None = None
+    _plan: _Plan = field(init=False, repr=False, compare=False,
+                         default=_Plan((), ()))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_plan", _make_plan(self.rules))
+
+    def candidate_rules(self, lead: Mapping[str, Any]) -> list[Rule]:
+        """Rules that may match ``lead``, in order (a superset of those that do)."""
+        plan = self._plan
+        if not plan.guards:
+            return list(self.rules)
+        idx = set(plan.unguarded)
+        for name, table, every in plan.guards:
+            v = lead.get(name)
+            if isinstance(v, str):
+                idx.update(table.get(v.strip().casefold(), ()))
+            elif v is not None:
+                idx.update(every)
+        return [self.rules[i] for i in sorted(idx)]
 
     def to_dict(self) -> dict[str, Any]:
         """Flow as data; ``parse_flow(flow.to_dict()) == flow``."""

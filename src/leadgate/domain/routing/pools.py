@@ -46,11 +46,13 @@ class Roster(Sequence[Candidate]):
     """The workspace's candidates with lookup indexes (by key, by team).
 
     ``decide()`` accepts any sequence of candidates; passing a Roster built once and
-    reused across decisions saves rebuilding the indexes.
+    reused across decisions saves rebuilding the indexes. With ``index=False`` (what
+    decide() uses for a plain sequence) team lookups scan instead of building an index.
     """
 
-    def __init__(self, candidates: Sequence[Candidate]) -> None:
-        self._items = tuple(candidates)
+    def __init__(self, candidates: Sequence[Candidate], *, index: bool = True) -> None:
+        self._items: Sequence[Candidate] = tuple(candidates) if index else candidates
+        self._index = index
         self._by_key: dict[str, Candidate] | None = None
         self._by_team: dict[str, list[Candidate]] | None = None
 
@@ -75,6 +77,9 @@ class Roster(Sequence[Candidate]):
 
     def team(self, name: str) -> list[Candidate]:
         """Members of a team, sorted by agent key."""
+        if not self._index:
+            return sorted((c for c in self._items if name in c.agent.teams),
+                          key=lambda c: c.agent.key)
         if self._by_team is None:
             idx: dict[str, list[Candidate]] = {}
             for c in sorted(self._items, key=lambda c: c.agent.key):

@@ -4,30 +4,68 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
 from leadgate.domain.agents import Candidate
 from leadgate.domain.errors import InvalidFlow
+from leadgate.domain.routing.eligibility import check
 from leadgate.domain.routing.pools import Pool
 
 __all__ = ["METHODS", "Context", "Method", "Pick", "get_method", "register_method"]
 
 
-@dataclass(frozen=True)
 class Context:
-    """Everything a method may look at to choose (all plain data)."""
+    """Everything a method may look at to choose (all plain data).
 
-    lead: Mapping[str, Any]
-    members: tuple[Candidate, ...]        # the whole pool, sorted by agent key
-    eligible: tuple[Candidate, ...]       # eligible members, sorted by agent key
-    state: Mapping[str, Any]              # this pool's sub-state (JSON-able)
-    options: Mapping[str, Any]            # validated options of the target
-    now: datetime
-    flow: str | None = None
-    rule: str | None = None
+    Eligibility is checked lazily and memoised per agent, so a method that needs only
+    the next eligible agent in a ring (round robin) checks only the agents it passes.
+    """
+
+    __slots__ = ("_eligible", "_reasons", "flow", "lead", "members", "now", "options", "rule",
+                 "state")
+
+    def __init__(self, *, lead: Mapping[str, Any], members: Sequence[Candidate],
+                 state: Mapping[str, Any], options: Mapping[str, Any], now: datetime,
+                 flow: str | None = None, rule: str | None = None) -> None:
+        self.lead = lead
+        self.members = tuple(members)       # the whole pool, sorted by agent key
+        self.state = state                  # this pool's sub-state (JSON-able)
+        self.options = options              # validated options of the target
+        self.now = now
+        self.flow = flow
+        self.rule = rule
+        self._reasons: dict[str, tuple[Candidate, tuple[str, ...]]] = {}
+        self._eligible: tuple[Candidate, ...] | None = None
+
+    def reasons(self, c: Candidate) -> tuple[str, ...]:
+        """Why ``c`` is not eligible (empty when eligible); memoised."""
+        hit = self._reasons.get(c.agent.key)
+        if hit is None:
+            hit = self._reasons[c.agent.key] = (c, check(c, self.now))
+        return hit[1]
+
+    def is_eligible(self, c: Candidate) -> bool:
+        """True when ``c`` can take the lead now."""
+        return not self.reasons(c)
+
+    def seen(self, key: str) -> Candidate | None:
+        """The member with this key if it has been checked."""
+        hit = self._reasons.get(key)
+        return hit[0] if hit else None
+
+    def checked(self) -> dict[str, tuple[Candidate, tuple[str, ...]]]:
+        """Members checked so far with their reasons, by agent key."""
+        return dict(self._reasons)
+
+    @property
+    def eligible(self) -> tuple[Candidate, ...]:
+        """Eligible members, sorted by agent key (checks everyone)."""
+        if self._eligible is None:
+            self._eligible = tuple(c for c in self.members if not self.reasons(c))
+        return self._eligible
 
 
 @dataclass(frozen=True)
@@ -54,6 +92,9 @@ class Method(ABC):
     needs_pool: ClassVar[bool] = True
     #: can it place only when at least one member is eligible?
     needs_eligible: ClassVar[bool] = True
+    #: does choose() handle an empty eligible set itself (so the engine need not check
+    #: every member first)?
+    lazy: ClassVar[bool] = False
     #: outcome when placed
     outcome: ClassVar[str] = "assigned"
     example: ClassVar[Mapping[str, Any]] = {}

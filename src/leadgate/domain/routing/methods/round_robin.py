@@ -9,13 +9,10 @@ the ring: there is no catch-up burst.
 
 from __future__ import annotations
 
-from leadgate.domain.routing.methods.base import (
-    Context,
-    Method,
-    Pick,
-    after_in_ring,
-    register_method,
-)
+from bisect import bisect_right
+
+from leadgate.domain.agents import Candidate
+from leadgate.domain.routing.methods.base import Context, Method, Pick, register_method
 
 
 class RoundRobin(Method):
@@ -23,28 +20,39 @@ class RoundRobin(Method):
     description = "rotation in agent-key order, skipping agents who are not eligible"
     example = {"team": "mumbai", "method": "round_robin"}
 
+    lazy = True
+
     def choose(self, ctx: Context) -> Pick:
-        keys = [c.agent.key for c in ctx.eligible]
         last = ctx.state.get("last")
         last = last if isinstance(last, str) else None
-        chosen = after_in_ring(keys, last)
-        skipped = _skipped([c.agent.key for c in ctx.members], last, chosen)
-        eligible_set = set(keys)
-        return Pick(
-            "assigned", agent=chosen, state={"last": chosen},
-            arithmetic={"last": last, "next": chosen, "ring_size": len(ctx.members),
-                        "eligible": len(keys),
-                        "skipped": [k for k in skipped if k not in eligible_set]},
-            why="was next in rotation")
+        chosen, skipped = ring_walk(ctx, list(ctx.members), last)
+        arithmetic = {"last": last, "next": chosen, "ring_size": len(ctx.members),
+                      "skipped": skipped}
+        if chosen is None:
+            return Pick(None, arithmetic=arithmetic, why="nobody in the pool was eligible")
+        return Pick("assigned", agent=chosen, state={"last": chosen}, arithmetic=arithmetic,
+                    why="was next in rotation")
 
 
-def _skipped(ring: list[str], last: str | None, chosen: str) -> list[str]:
-    """Members strictly between ``last`` and ``chosen`` in ring order."""
-    if last is None:
-        return [k for k in ring if k < chosen]
-    if chosen > last:
-        return [k for k in ring if last < k < chosen]
-    return [k for k in ring if k > last] + [k for k in ring if k < chosen]
+def _key(c: Candidate) -> str:
+    return c.agent.key
+
+
+def ring_walk(ctx: Context, ring: list[Candidate], last: str | None
+              ) -> tuple[str | None, list[str]]:
+    """Walk the ring (sorted by key) from just after ``last``; first eligible wins.
+
+    Returns the chosen key (None if nobody is eligible) and the keys skipped on the way.
+    """
+    start = bisect_right(ring, last, key=_key) if last is not None else 0
+    skipped: list[str] = []
+    n = len(ring)
+    for i in range(n):
+        c = ring[(start + i) % n]
+        if ctx.is_eligible(c):
+            return c.agent.key, skipped
+        skipped.append(c.agent.key)
+    return None, skipped
 
 
 register_method(RoundRobin())

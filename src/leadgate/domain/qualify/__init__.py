@@ -1,0 +1,184 @@
+"""The gatekeeper: normalise, validate, detect junk, enrich and score one lead.
+
+:func:`qualify` is pure: it reads the raw lead, the campaign and ``now`` and
+returns a :class:`Qualification`. It never touches a database; dedupe and
+suppression are looked up by the ingest service using the ``dedupe_keys`` and
+``suppression_keys`` computed here (reason codes ``duplicate`` and
+``suppressed``).
+
+Every check that fails takes the action the campaign gives its code
+(``checks:``): ``reject`` (the lead is refused), ``quarantine`` (held for a
+person to look at) or ``flag`` (accepted, with the flag recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from leadgate.domain.campaigns import CONSENT_FIELDS, Campaign
+from leadgate.domain.errors import Reason
+from leadgate.domain.qualify.enrich import EnrichContext, EnrichmentStep, default_steps, enrich
+from leadgate.domain.qualify.junk import is_disposable_domain, junk_names
+from leadgate.domain.qualify.normalise import is_blank
+from leadgate.domain.qualify.score import Parse, Predictor, facts_of, score_lead
+from leadgate.domain.qualify.validate import Check, match_fields, validate_fields
+
+__all__ = [
+    "EnrichContext",
+    "EnrichmentStep",
+    "Predictor",
+    "Qualification",
+    "dedupe_keys",
+    "default_steps",
+    "qualify",
+    "suppression_keys",
+]
+
+
+@dataclass(frozen=True)
+class Qualification:
+    """Everything the gatekeeper decided about one lead, JSON-able (see ``to_dict``)."""
+
+    values: dict[str, Any]
+    raw: dict[str, Any]
+    verdict: str
+    reasons: list[Reason] = field(default_factory=list)
+    flags: list[Reason] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    enrichment: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+    grade: str | None = None
+    score_explanation: list[dict[str, Any]] = field(default_factory=list)
+    dedupe_keys: list[str] = field(default_factory=list)
+    suppression_keys: list[str] = field(default_factory=list)
+    consent: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        """True when the verdict is ``accepted``."""
+        return self.verdict == "accepted"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict of every member."""
+        return {
+            "values": self.values, "raw": self.raw, "verdict": self.verdict,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "flags": [r.to_dict() for r in self.flags], "checks": self.checks,
+            "enrichment": self.enrichment, "score": self.score, "grade": self.grade,
+            "score_explanation": self.score_explanation, "dedupe_keys": self.dedupe_keys,
+            "suppression_keys": self.suppression_keys, "consent": self.consent,
+        }
+
+
+def dedupe_keys(values: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """One key string per configured dedupe key whose fields are all present."""
+    keys: list[str] = []
+    for key in campaign.dedupe.keys:
+        parts = [values.get(f) for f in key]
+        if all(not is_blank(p) for p in parts):
+            keys.append("|".join(f"{f}={_key_text(p)}" for f, p in zip(key, parts, strict=True)))
+    return keys
+
+
+def _key_text(value: Any) -> str:
+    return value.casefold() if isinstance(value, str) else str(value)
+
+
+def suppression_keys(values: Mapping[str, Any], campaign: Campaign) -> list[str]:
+    """Do-not-contact lookup keys: ``phone:+91...``, ``email:a@b.com``, ``domain:b.com``."""
+    keys: list[str] = []
+    for name, spec in campaign.fields.items():
+        value = values.get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        if spec.type == "phone":
+            keys.append(f"phone:{value}")
+        elif spec.type == "email":
+            keys.append(f"email:{value}")
+            keys.append(f"domain:{value.rsplit('@', 1)[-1]}")
+    return list(dict.fromkeys(keys))
+
+
+def _consent(raw: Mapping[str, Any], campaign: Campaign) -> dict[str, Any]:
+    declared, others = match_fields(raw, campaign)
+    found: dict[str, Any] = {}
+    for name in CONSENT_FIELDS:
+        value = declared.get(name, others.get(name))
+        if not is_blank(value):
+            found[name] = value.strip() if isinstance(value, str) else value
+    return found
+
+
+def _junk_checks(values: Mapping[str, Any], campaign: Campaign) -> list[Check]:
+    checks: list[Check] = []
+    junk = junk_names(values)
+    for name in campaign.fields:
+        if name in junk:
+            checks.append(Check("junk_name", name, False, junk[name]))
+    if not junk and any(n in values for n in campaign.fields if "name" in n.lower()):
+        checks.append(Check("junk_name", None, True))
+    for name, spec in campaign.fields.items():
+        email = values.get(name)
+        if spec.type == "email" and isinstance(email, str):
+            domain = email.rsplit("@", 1)[-1]
+            if is_disposable_domain(domain):
+                checks.append(Check("disposable_email", name, False,
+                                    f"{domain} is a disposable (throw-away) email domain."))
+            else:
+                checks.append(Check("disposable_email", name, True))
+    return checks
+
+
+def qualify(raw: Mapping[str, Any], campaign: Campaign, *, now: datetime,
+            default_region: str | None = None, model: Predictor | None = None,
+            steps: Sequence[EnrichmentStep] | None = None,
+            parse: Parse | None = None) -> Qualification:
+    """Qualify one raw lead for ``campaign`` at ``now`` (timezone-aware).
+
+    ``default_region`` overrides the campaign's region for national phone
+    numbers; ``model`` replaces rule points with a trained model's probability;
+    ``steps`` replaces the built-in enrichment steps; ``parse`` injects the
+    condition parser used by scoring rules.
+    """
+    validated = validate_fields(raw, campaign, default_region)
+    values = dict(validated.values)
+    values.update(validated.extra)
+    order = {name: i for i, name in enumerate(campaign.fields)}
+    checks = sorted(validated.checks + _junk_checks(values, campaign),
+                    key=lambda c: order.get(c.field or "", len(order)))
+
+    reasons: list[Reason] = []
+    flags: list[Reason] = []
+    records: list[dict[str, Any]] = []
+    for check in checks:
+        action = campaign.checks.get(check.code, "reject")
+        records.append({"code": check.code, "field": check.field, "passed": check.passed,
+                        "action": action, "message": check.message})
+        if check.passed:
+            continue
+        reason = Reason(check.code, check.message, check.field)
+        (flags if action == "flag" else reasons).append(reason)
+    actions = {campaign.checks.get(r.code, "reject") for r in reasons}
+    verdict = ("rejected" if "reject" in actions
+               else "quarantined" if "quarantine" in actions else "accepted")
+
+    enrichment = enrich(values, campaign=campaign, now=now, phones=validated.phones,
+                        default_region=default_region, steps=steps)
+    score: float | None = None
+    grade: str | None = None
+    explanation: list[dict[str, Any]] = []
+    if campaign.scoring is not None or model is not None:
+        try:
+            score, grade, explanation = score_lead(facts_of(values, enrichment),
+                                                   campaign.scoring, model=model, parse=parse)
+        except Exception as exc:  # scoring must never lose a lead
+            enrichment.setdefault("errors", {})["score"] = f"{type(exc).__name__}: {exc}"
+    return Qualification(
+        values=values, raw=dict(raw), verdict=verdict, reasons=reasons, flags=flags,
+        checks=records, enrichment=enrichment, score=score, grade=grade,
+        score_explanation=explanation, dedupe_keys=dedupe_keys(values, campaign),
+        suppression_keys=suppression_keys(values, campaign), consent=_consent(raw, campaign),
+    )
