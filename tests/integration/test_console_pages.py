@@ -5,20 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-import warnings
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
+from fastapi.testclient import TestClient
 from tests.conftest import PASSWORD, WEBSITE_KEY, create_users
 
 from leadgate.api.app import create_app
 from leadgate.bootstrap import App
-
-with warnings.catch_warnings():
-    # starlette >= 1.x warns at import when its test client runs on httpx (not httpx2)
-    warnings.filterwarnings("ignore", message=".*starlette.testclient.*httpx2")
-    from fastapi.testclient import TestClient
 
 GOOD = {"first_name": "asha", "phone": "+91 98123 45678", "city": "Mumbai", "product": "health",
         "email": "asha@example.com"}
@@ -36,13 +31,13 @@ def client(workspace: App, users: dict[str, str]) -> Iterator[TestClient]:
         yield c
 
 
-def csrf_of(page: httpx.Response) -> str:
+def csrf_of(page: httpx2.Response) -> str:
     found = CSRF.search(page.text)
     assert found, "the page has no CSRF field"
     return found.group(1)
 
 
-def login(client: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
+def login(client: TestClient, email: str, password: str = PASSWORD) -> httpx2.Response:
     token = csrf_of(client.get("/console/login"))
     return client.post("/console/login", data={"email": email, "password": password,
                                                "csrf_token": token},
