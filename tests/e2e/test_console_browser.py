@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,10 +38,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     apply_setup(app)
     create_users(app)
     app.close()
-    with warnings.catch_warnings():
-        # Server() leaves its log file handle to the garbage collector (ResourceWarning)
-        warnings.simplefilter("ignore", ResourceWarning)
-        srv = Server(url, log=tmp_path / "serve.log")
+    srv = Server(url, log=tmp_path / "serve.log")
     try:
         yield srv
     finally:
