@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import FakeClock, apply_setup
 
 from leadgate.api.app import create_app
 from leadgate.bootstrap import App
 from leadgate.services import configure, jobs
 from leadgate.services.demo import demo_config
-from tests.conftest import FakeClock, apply_setup
 
 DEMO_KEY = "lg_src_demo_website_0123456789abcdef"
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadgate.domain.campaigns import parse_campaign
-from leadgate.domain.errors import InvalidCampaign, InvalidCondition
+from leadgate.domain.errors import InvalidCampaign
 from leadgate.domain.qualify import qualify
 
 CONFIG: dict[str, Any] = {"key": "t", "fields": {"product": {"type": "enum",
@@ -22,33 +19,20 @@ CONFIG: dict[str, Any] = {"key": "t", "fields": {"product": {"type": "enum",
                                                  "points": 5}]}}
 
 
-class Always:
-    def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return True
-
-
-def install(monkeypatch: pytest.MonkeyPatch, parse: Any) -> None:
-    module = types.ModuleType("leadgate.domain.conditions")
-    module.parse_condition = parse  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "leadgate.domain.conditions", module)
-
-
-def test_bad_rule_condition_is_refused_with_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    def parse(data: Any, *, path: str = "when", fields: Any = None) -> Any:
-        raise InvalidCondition("unknown operator 'eqq'", path=f"{path}.eqq")
-
-    install(monkeypatch, parse)
+def test_bad_rule_condition_is_refused_with_its_path() -> None:
+    bad = {**CONFIG, "scoring": {"rules": [{"when": {"field": "product", "eqq": "a"},
+                                            "points": 5}]}}
     with pytest.raises(InvalidCampaign) as err:
-        parse_campaign(CONFIG, path="campaigns[3]")
+        parse_campaign(bad, path="campaigns[3]")
     assert err.value.path == "campaigns[3].scoring.rules[0].when.eqq"
 
 
-def test_condition_parsed_at_save_time_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    install(monkeypatch, lambda data, **_: Always())
+def test_rule_condition_parsed_at_save_time_scores_the_lead() -> None:
     campaign = parse_campaign(CONFIG)
-    monkeypatch.setitem(sys.modules, "leadgate.domain.conditions", None)
-    q = qualify({"product": "b"}, campaign, now=datetime(2024, 1, 1, tzinfo=UTC))
+    q = qualify({"product": "a"}, campaign, now=datetime(2024, 1, 1, tzinfo=UTC))
     assert q.score == 5.0
+    q = qualify({"product": "b"}, campaign, now=datetime(2024, 1, 1, tzinfo=UTC))
+    assert q.score == 0.0
 
 
 PHONE = parse_campaign({"key": "p", "fields": {"phone": "phone", "country": "country"}})
