@@ -34,8 +34,11 @@ from bench.report import write_section  # noqa: E402
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+NAMES = ["Asha", "Ravi", "Meena", "Karan", "Divya", "Rahul", "Sneha", "Vikram", "Anita", "Rohan"]
+
+
 def lead(i: int, run: str) -> dict[str, str]:
-    return {"first_name": f"Bench{i}", "phone": f"+91 97{i:08d}", "city": "Mumbai",
+    return {"first_name": NAMES[i % len(NAMES)], "phone": f"+91 97{i:08d}", "city": "Mumbai",
             "product": "health", "email": f"b{i}.{run}@example.com"}
 
 

@@ -19,8 +19,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 HEADERS = {"Authorization": f"Bearer {WEBSITE_KEY}"}
 
 
+NAMES = ["Asha", "Ravi", "Meena", "Karan", "Divya", "Rahul", "Sneha", "Vikram", "Anita", "Rohan"]
+
+
 def lead(i: int) -> dict[str, str]:
-    return {"first_name": f"Lead{i}", "phone": f"+91 98{i:08d}", "city": "Mumbai",
+    return {"first_name": NAMES[i % len(NAMES)], "phone": f"+91 98{i:08d}", "city": "Mumbai",
             "product": "health", "email": f"lead{i}@example.com"}
 
 
@@ -48,7 +51,8 @@ def test_two_servers_round_robin_2000_leads_exactly(pg_url: str, tmp_path: Path)
     results: dict[int, tuple[int, dict | None]] = {}
     with servers(pg_url, 2, tmp_path) as procs:
         asyncio.run(post_all([s.url for s in procs], 2000, 48, results))
-    assert Counter(code for code, _ in results.values()) == {201: 2000}
+    codes = Counter(code for code, _ in results.values())
+    assert codes == {201: 2000}, [b for c, b in results.values() if c != 201][:3]
     by_answer = Counter(body["assignee"]["key"] for _, body in results.values())  # type: ignore[index]
     assert by_answer == {"a1": 500, "a2": 500, "a3": 500, "a4": 500}
     with app.reader() as uow:
@@ -95,4 +99,57 @@ def test_kill_9_loses_no_acknowledged_lead(pg_url: str, tmp_path: Path) -> None:
         # the stored phone is the one the acknowledged request sent
         for lead_id, i in acked.items():
             assert rows[lead_id].raw["phone"] == lead(i)["phone"]
+    app.close()
+
+
+WEIGHTED = """
+campaigns:
+  - key: insurance
+    name: Insurance
+    fields:
+      first_name: {type: string, required: true}
+      phone: {type: phone, required: true}
+      email: {type: email}
+      city: {type: string}
+      product: {type: enum, values: [health, life]}
+    default_region: IN
+    flow: enterprise
+sources:
+  - {key: website, name: Website, campaign: insurance, api_key: lg_src_test_website_key_0000}
+agents:
+  - {key: ana, name: Ana}
+  - {key: ben, name: Ben}
+  - {key: cy, name: Cy}
+flows:
+  - key: enterprise
+    rules:
+      - name: Weighted
+        to: {agents: [ana, ben, cy], method: weighted, weights: [60, 20, 20]}
+"""
+
+
+def test_two_servers_weighted_60_20_20_is_exact_over_3000_leads(pg_url: str,
+                                                                tmp_path: Path) -> None:
+    app = make_app(pg_url)
+    apply_setup(app, WEIGHTED)
+    results: dict[int, tuple[int, dict | None]] = {}
+    with servers(pg_url, 2, tmp_path) as procs:
+        asyncio.run(post_all([s.url for s in procs], 3000, 48, results))
+    codes = Counter(code for code, _ in results.values())
+    assert codes == {201: 3000}, [b for c, b in results.values() if c != 201][:3]
+    with app.reader() as uow:
+        per_agent = dict(uow.session.execute(
+            select(m.Agent.key, func.count()).join(m.Assignment,
+                                                   m.Assignment.agent_id == m.Agent.id)
+            .group_by(m.Agent.key)).all())
+        # and exact at every prefix, in commit order
+        order = list(uow.session.scalars(
+            select(m.Agent.key).join(m.Assignment, m.Assignment.agent_id == m.Agent.id)
+            .order_by(m.Assignment.id)))
+    assert per_agent == {"ana": 1800, "ben": 600, "cy": 600}
+    seen: Counter[str] = Counter()
+    for n, key in enumerate(order, start=1):
+        seen[key] += 1
+        for agent, share in (("ana", 0.6), ("ben", 0.2), ("cy", 0.2)):
+            assert abs(seen[agent] - n * share) < 1, (n, dict(seen))
     app.close()

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from leadgate.domain.agents import AgentLoad
+from leadgate.domain.agents import AgentLoad, Candidate
 from leadgate.domain.errors import InvalidInput, NotFound
 from leadgate.domain.routing import Flow, decide, parse_flow
+from leadgate.domain.routing.pools import Roster
 from leadgate.services import configure
 from leadgate.services.principal import Principal
 from leadgate.services.routing import _jsonable, lead_facts, load_candidates
@@ -140,8 +140,8 @@ def simulate(uow: UnitOfWork, flow: Flow, leads: Iterable[tuple[dict[str, Any], 
     Each simulated assignment raises the agent's simulated load and cap
     counters, so least-loaded, caps and rotations behave as they would have.
     """
-    base = {c.agent.key: c for c in load_candidates(uow, now)}
-    loads = {k: c.load for k, c in base.items()}
+    cands = list(load_candidates(uow, now))
+    position = {c.agent.key: i for i, c in enumerate(cands)}
     state: dict[str, Any] = {}
     per_agent_sim: Counter[str] = Counter()
     per_agent_actual: Counter[str] = Counter()
@@ -152,8 +152,8 @@ def simulate(uow: UnitOfWork, flow: Flow, leads: Iterable[tuple[dict[str, Any], 
     n = 0
     for facts, at, actual in leads:
         n += 1
-        cands = [replace(c, load=loads[k]) for k, c in base.items()]
-        d = decide(facts, flow, cands, state, at)
+        # a fresh un-indexed view each time: the list changes as loads grow
+        d = decide(facts, flow, Roster(cands, index=False), state, at)
         state = dict(d.state)
         outcomes[d.outcome] += 1
         per_rule[d.rule or "(fallback)"] += 1
@@ -161,11 +161,12 @@ def simulate(uow: UnitOfWork, flow: Flow, leads: Iterable[tuple[dict[str, Any], 
             per_agent_actual[actual] += 1
         if d.outcome == "assigned" and d.agent:
             per_agent_sim[d.agent] += 1
-            old = loads[d.agent]
-            loads[d.agent] = AgentLoad(
+            i = position[d.agent]
+            old = cands[i].load
+            cands[i] = Candidate(cands[i].agent, AgentLoad(
                 open_leads=old.open_leads + 1,
                 assigned={w: c + 1 for w, c in (old.assigned or {}).items()},
-                last_assigned_at=at, won=old.won, closed=old.closed)
+                last_assigned_at=at, won=old.won, closed=old.closed))
         else:
             if len(nobody) < 100:
                 nobody.append({"lead": facts.get("id"), "outcome": d.outcome,

@@ -100,9 +100,12 @@ def test_default_parser_is_imported_lazily(monkeypatch: pytest.MonkeyPatch) -> N
     assert q.score == 40.0
 
 
-def test_broken_condition_module_does_not_lose_the_lead(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "leadgate.domain.conditions", None)
-    q = qualify({"product": "life"}, CAMPAIGN, now=NOW)
+def test_a_failing_condition_does_not_lose_the_lead() -> None:
+    class Boom:
+        def evaluate(self, facts: Mapping[str, Any]) -> bool:
+            raise RuntimeError("evaluator crashed")
+
+    q = qualify({"product": "life"}, CAMPAIGN, now=NOW, parse=lambda data, **_: Boom())
     assert q.verdict == "accepted"
     assert q.score is None
     assert "score" in q.enrichment["errors"]

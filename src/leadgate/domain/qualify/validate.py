@@ -88,8 +88,6 @@ def validate_fields(raw: Mapping[str, Any], campaign: Campaign,
             if spec.required:
                 label = spec.label or spec.name.replace("_", " ").capitalize()
                 out.checks.append(Check("required", spec.name, False, f"{label} is required."))
-            elif spec.name in declared:
-                out.values[spec.name] = None
             continue
         if spec.required:
             out.checks.append(Check("required", spec.name, True))
@@ -113,7 +111,7 @@ def validate_fields(raw: Mapping[str, Any], campaign: Campaign,
         if spec.type == "country" and country is None:
             country = clean
     for name, value in others.items():
-        if name in CONSENT_FIELDS:
+        if name in CONSENT_FIELDS or is_blank(value):  # an empty CSV column is no data
             continue
         if campaign.unknown_fields == "keep":
             out.extra[name] = value
