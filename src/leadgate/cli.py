@@ -47,8 +47,25 @@ def settings_for(db: str | None, **overrides: Any) -> Settings:
     return Settings(**overrides)
 
 
+_opened: list[App] = []
+
+
+@cli.callback()
+def _root(ctx: typer.Context) -> None:
+    """leadgate: capture, qualify, route and track leads."""
+    ctx.call_on_close(_close_opened)
+
+
+def _close_opened() -> None:
+    while _opened:
+        _opened.pop().close()
+
+
 def open_app(db: str | None, *, migrate: bool = True, **overrides: Any) -> App:
-    return bootstrap(settings_for(db, **overrides), migrate=migrate)
+    """Build the application for one command; its connections close with the command."""
+    app = bootstrap(settings_for(db, **overrides), migrate=migrate)
+    _opened.append(app)
+    return app
 
 
 def fail(exc: LeadgateError) -> None:
@@ -298,10 +315,14 @@ def suppress_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=F
 
     from leadgate.services import suppressions
 
-    rows = list(csv.reader(file.read_text(encoding="utf-8-sig").splitlines()))
-    values = [r[0] for r in rows if r and r[0].strip()]
-    if values and values[0].strip().lower() in ("value", "entry", "phone", "email", "key"):
-        values = values[1:]
+    lines = file.read_text(encoding="utf-8-sig").splitlines()
+    header = [h.strip().lower() for h in next(csv.reader(lines[:1]), [])]
+    if "value" in header:  # a CSV with a value column (and optionally a kind column)
+        values = [f"{row['kind'].strip()}:{row['value'].strip()}"
+                  if row.get("kind") and row["kind"].strip() else (row.get("value") or "")
+                  for row in csv.DictReader(lines, fieldnames=header)][1:]
+    else:  # one entry per line (first column)
+        values = [r[0] for r in csv.reader(lines) if r and r[0].strip()]
     app = open_app(db)
     try:
         with app.uow() as uow:

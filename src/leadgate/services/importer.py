@@ -106,8 +106,9 @@ def import_rows(uow_factory: Callable[[], UnitOfWork], source_key: str,
     for i, row in enumerate(rows, start=2):  # row 1 is the header
         values = {k: v for k, v in row.items() if k is not None}
         when = _row_time(values.pop(TIME_COLUMN, None)) or clock()
-        payload = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
-        payload = {k: v for k, v in payload.items() if v not in ("", None)}
+        # empty cells are absent fields; other values go in raw, as written
+        payload = {k: v for k, v in values.items()
+                   if v is not None and not (isinstance(v, str) and not v.strip())}
         report.total += 1
         try:
             with uow_factory() as uow:
