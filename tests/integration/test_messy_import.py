@@ -9,11 +9,11 @@ from pathlib import Path
 
 import yaml
 from sqlalchemy import select
+from tests.conftest import make_app
 from typer.testing import CliRunner
 
 from leadgate.cli import cli
 from leadgate.store import models as m
-from tests.conftest import make_app
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 runner = CliRunner()
