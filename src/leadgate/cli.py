@@ -29,6 +29,9 @@ cli.add_typer(config_cli, name="config")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(import_cli, name="import")
 cli.add_typer(source_cli, name="source")
+score_cli = typer.Typer(help="Learned lead scoring: train, list, switch on.",
+                        no_args_is_help=True)
+cli.add_typer(score_cli, name="score")
 suppress_cli = typer.Typer(help="Do-not-contact lists (phones, emails, domains).",
                            no_args_is_help=True)
 cli.add_typer(suppress_cli, name="suppress")
@@ -274,6 +277,81 @@ def import_leads(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         result.write_rejects(path)
         out.print(f"{len(result.rejected)} rejected row(s) written to {path}")
     out.print(f"imported {result.total} row(s)")
+
+
+CampaignOpt = Annotated[str, typer.Option("--campaign", help="Campaign key.")]
+
+
+@score_cli.command("train")
+def score_train(campaign: CampaignOpt,
+                activate: Annotated[bool, typer.Option(
+                    "--activate/--no-activate", help="Switch the new model on.")] = False,
+                seed: Annotated[int, typer.Option(help="Seed of the train/test split.")] = 0,
+                db: DbOpt = None) -> None:
+    """Train a model on the campaign's won/lost leads; prints held-out AUC (against
+    the rule score's AUC on the same split) and calibration."""
+    from leadgate.services import scoring
+
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            r = scoring.train(uow, campaign, app.clock(), activate=activate, seed=seed)
+    except ImportError:
+        err.print("[red]error:[/red] training needs scikit-learn: pip install 'leadgate[ml]'")
+        raise typer.Exit(2) from None
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    rule = f"{r['rule_auc']:.3f}" if r["rule_auc"] is not None else "n/a (no scoring rules)"
+    out.print(f"model v{r['version']} for {campaign}: trained on {r['n_train']} outcomes, "
+              f"tested on {r['n_test']}")
+    out.print(f"held-out AUC: model {r['auc']:.3f}, rule score {rule}; Brier {r['brier']:.3f}")
+    table = Table("predicted", "observed", "leads")
+    for b in r["calibration"]:
+        table.add_row(f"{b['predicted']:.2f}", f"{b['observed']:.2f}",
+                      str(b["count"]))
+    out.print(table)
+    out.print("switched on" if activate else
+              f"not switched on: leadgate score activate --campaign {campaign} "
+              f"--version {r['version']}")
+
+
+@score_cli.command("activate")
+def score_activate(campaign: CampaignOpt,
+                   version: Annotated[int | None, typer.Option(
+                       help="Model version; omit to switch learned scoring off.")] = None,
+                   db: DbOpt = None) -> None:
+    """Switch a trained model on for a campaign (or off)."""
+    from leadgate.services import scoring
+
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            scoring.activate(uow, campaign, version)
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    out.print(f"model v{version} switched on" if version else "learned scoring switched off")
+
+
+@score_cli.command("list")
+def score_list(campaign: CampaignOpt, db: DbOpt = None) -> None:
+    """The campaign's trained models and their held-out metrics."""
+    from leadgate.services import scoring
+
+    app = open_app(db)
+    try:
+        with app.reader() as uow:
+            models = scoring.list_models(uow, campaign)
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    table = Table("version", "active", "AUC", "rule AUC", "Brier", "outcomes", "created")
+    for r in models:
+        table.add_row(str(r["version"]), "yes" if r["active"] else "", f"{r['auc']:.3f}",
+                      f"{r['rule_auc']:.3f}" if r["rule_auc"] is not None else "",
+                      f"{r['brier']:.3f}", str(r["n_train"] + r["n_test"]), r["created_at"])
+    out.print(table)
 
 
 def _cli_principal() -> Any:

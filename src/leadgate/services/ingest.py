@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from leadgate.domain.errors import IdempotencyConflict, InvalidInput, Reason
 from leadgate.domain.qualify import Qualification, qualify
-from leadgate.services import catalog, timeline
+from leadgate.services import catalog, scoring, timeline
 from leadgate.services.routing import route_lead
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -134,11 +134,13 @@ def _ingest(uow: UnitOfWork, source: m.Source, payload: dict[str, Any], now: dat
     s = uow.session
     campaign_row = source.campaign
     campaign = catalog.campaign_of(campaign_row)
-    q = qualify(payload, campaign, now=now, default_region=source.default_region)
+    q = qualify(payload, campaign, now=now, default_region=source.default_region,
+                model=scoring.active_model(uow, campaign_row))
     lead = m.Lead(
         campaign_id=campaign_row.id, source_id=source.id, status="new", values=q.values,
         raw=q.raw, reasons=[], checks=q.checks, enrichment=q.enrichment, consent=q.consent,
-        score=q.score, grade=q.grade, via=via, created_at=now,
+        score=q.score, grade=q.grade, score_explanation=q.score_explanation, via=via,
+        created_at=now,
     )
     lead.campaign = campaign_row
     lead.source = source

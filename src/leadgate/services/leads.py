@@ -98,6 +98,7 @@ def lead_detail(uow: UnitOfWork, principal: Principal, lead_id: int) -> dict[str
         "raw": lead.raw,
         "checks": lead.checks,
         "enrichment": lead.enrichment,
+        "score_explanation": lead.score_explanation or [],
         "consent": lead.consent,
         "via": lead.via,
         "flow": lead.flow_key,

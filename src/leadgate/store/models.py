@@ -195,6 +195,8 @@ class Lead(Base):
     consent: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     score: Mapped[float | None] = mapped_column()
     grade: Mapped[str | None] = mapped_column(String(8))
+    #: What raised or lowered the score: rules with points, or model features.
+    score_explanation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=list)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     queue: Mapped[str | None] = mapped_column(String(200))
     flow_key: Mapped[str | None] = mapped_column(String(64))
