@@ -16,12 +16,20 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 _lock = threading.Lock()
-_campaigns: dict[tuple[int, datetime], Campaign] = {}
-_flows: dict[tuple[str, int], Flow] = {}
+# Keys carry the database URL: one process may serve several databases (tests do).
+_campaigns: dict[tuple[str, int, datetime], Campaign] = {}
+_flows: dict[tuple[str, str, int], Flow] = {}
+
+
+def _db(obj: Any) -> str:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(obj) if not isinstance(obj, UnitOfWork) else obj.session
+    return str(session.get_bind().url) if session is not None else ""
 
 
 def campaign_of(row: m.Campaign) -> Campaign:
-    key = (row.id, row.updated_at)
+    key = (_db(row), row.id, row.updated_at)
     found = _campaigns.get(key)
     if found is None:
         found = parse_campaign(row.spec, path=f"campaign {row.key}")
@@ -35,7 +43,7 @@ def published_flow(uow: UnitOfWork, flow_key: str) -> tuple[Flow, int] | None:
     row = uow.session.scalar(select(m.Flow).where(m.Flow.key == flow_key))
     if row is None or row.published_version is None:
         return None
-    ck = (flow_key, row.published_version)
+    ck = (_db(uow), flow_key, row.published_version)
     found = _flows.get(ck)
     if found is None:
         spec = uow.session.scalar(

@@ -15,7 +15,7 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 _lock = threading.Lock()
-_models: dict[tuple[int, int], Any] = {}
+_models: dict[tuple[str, int, int], Any] = {}  # (database, campaign id, version)
 
 
 def _campaign(uow: UnitOfWork, key: str) -> m.Campaign:
@@ -86,7 +86,7 @@ def active_model(uow: UnitOfWork, campaign: m.Campaign) -> Any:
         m.ScoringModelRow.campaign_id == campaign.id, m.ScoringModelRow.active.is_(True))
     ).first()
     if found is not None:
-        key = (campaign.id, found.version)
+        key = (str(uow.session.get_bind().url), campaign.id, found.version)
         model = _models.get(key)
         if model is None:
             from leadgate.ml import ScoringModel
@@ -101,7 +101,7 @@ def active_model(uow: UnitOfWork, campaign: m.Campaign) -> Any:
     name = spec.scoring.model if spec.scoring else None
     if not name:
         return None
-    key = (campaign.id, -1)
+    key = (str(uow.session.get_bind().url), campaign.id, -1)
     if key not in _models:
         from leadgate.ml import ModelFormatError, load_model
 
