@@ -25,11 +25,11 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from report import write_section  # noqa: E402
 from tests.conftest import WEBSITE_KEY, apply_setup, make_app  # noqa: E402
 from tests.e2e.servers import Server  # noqa: E402
-
-from bench.report import write_section  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -65,6 +65,7 @@ def rate(fn: Callable[[], int], repeat: int) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--write", action="store_true", help="record in docs/benchmarks.md")
     args = ap.parse_args()
     parse, parser_name = condition_parser()
 
@@ -93,10 +94,25 @@ def main() -> None:
 
     print(f"Python {platform.python_version()} on {platform.machine()}, one core, "
           f"best of {args.repeat}; conditions: {parser_name}\n")
-    print("| what | leads/s | µs per lead (median run) |")
-    print("| --- | ---: | ---: |")
-    for name, r, us in results:
-        print(f"| {name} | {r:,.0f} | {us:,.1f} |")
+    lines = ["| what | leads/s | µs per lead (median run) |", "| --- | ---: | ---: |"]
+    lines += [f"| {name} | {r:,.0f} | {us:,.1f} |" for name, r, us in results]
+    scored = train(synthetic_history(4000, seed=2), demo, parse=parse)
+    lines += ["", "Learned scoring on a synthetic outcome history (4,000 leads whose conversion "
+              "depends on product, home ownership, company size, email kind and country; "
+              "the same `train()` that `leadgate score train` runs):", "",
+              "| score | held-out AUC |", "| --- | ---: |",
+              f"| trained model (logistic regression) | {scored.auc:.3f} |",
+              f"| campaign's rule score, same split | {scored.rule_auc:.3f} |",
+              "", f"Brier score {scored.brier:.3f}; {scored.n_train} training and "
+              f"{scored.n_test} held-out outcomes."]
+    print("\n".join(lines))
+    if "--write" in sys.argv:
+        from report import write_section
+
+        write_section("Qualification and scoring (bench/bench_qualify.py)",
+                      "PYTHONPATH=src python bench/bench_qualify.py --write",
+                      "In process, one core, best of the runs; conditions: "
+                      f"{parser_name}.\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -82,15 +82,27 @@ def measure(agents: int, rules: int, seconds: float) -> tuple[float, ...]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--write", action="store_true", help="record in docs/benchmarks.md")
     args = parser.parse_args()
     cases = [(1000, 200), (100, 200), (5000, 200), (1000, 20), (1000, 1000)]
-    print("| agents | rules | decisions/s (list) | decisions/s (Roster reused) "
-          "| + trace.to_dict() | + trace.to_dict(compact=True) |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    lines = ["| agents | rules | decisions/s (list) | decisions/s (Roster reused) "
+             "| + trace.to_dict() | + trace.to_dict(compact=True) |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    print("\n".join(lines))
     for agents, rules in cases:
         plain, roster, full, compact = measure(agents, rules, args.seconds)
-        print(f"| {agents:,} | {rules:,} | {plain:,.0f} | {roster:,.0f} | {full:,.0f} "
-              f"| {compact:,.0f} |")
+        lines.append(f"| {agents:,} | {rules:,} | {plain:,.0f} | {roster:,.0f} | {full:,.0f} "
+                     f"| {compact:,.0f} |")
+        print(lines[-1], flush=True)
+    if args.write:
+        from report import write_section
+
+        write_section("Routing core: decide() (bench/bench_routing.py)",
+                      f"PYTHONPATH=src python bench/bench_routing.py --seconds {args.seconds} "
+                      "--write",
+                      "Decisions per second of the pure `decide()` on one core; each workspace "
+                      "has agents in teams of 50 with working hours, caps and loads, and the "
+                      "lead matches only the rule at 95% of the list.\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":
