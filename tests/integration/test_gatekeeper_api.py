@@ -109,3 +109,14 @@ def test_outcomes_close_leads_and_agents_only_touch_their_own(api) -> None:  # t
                   headers=boss).status_code == 422
     timeline = c.get(f"/v1/leads/{ids[0]}", headers=boss).json()["timeline"]
     assert timeline[-1]["type"] == "won" and timeline[-1]["data"]["revenue"] == 1200
+
+
+def test_duplicate_action_follows_the_campaign_checks(app: App) -> None:
+    apply_setup(app, SETUP.replace("    default_region: IN\n",
+                                   "    default_region: IN\n    checks: {duplicate: quarantine}\n"))
+    with TestClient(create_app(app=app, worker=False)) as c:
+        assert c.post("/v1/leads", json=lead(), headers=SRC).json()["status"] == "assigned"
+        again = c.post("/v1/leads", json=lead(), headers=SRC)
+        assert again.status_code == 201
+        assert again.json()["status"] == "quarantined"
+        assert again.json()["reasons"][0]["code"] == "duplicate"

@@ -149,12 +149,26 @@ def _ingest(uow: UnitOfWork, source: m.Source, payload: dict[str, Any], now: dat
     actor = f"source:{source.key}"
     timeline.record(uow, lead, "received", now, actor=actor, via=via)
     reasons = list(q.reasons)
+    flags = list(q.flags)
     verdict = q.verdict
+
+    def apply_check(reason: Reason) -> None:
+        # the campaign decides what a duplicate or a suppressed lead does
+        nonlocal verdict, reasons
+        action = campaign.checks.get(reason.code, "reject")
+        if action == "flag":
+            flags.append(reason)
+        elif action == "quarantine" and verdict != "rejected":
+            verdict = "quarantined"
+            reasons = [*reasons, reason]
+        elif action != "quarantine":
+            verdict = "rejected"
+            reasons = [reason]
+
     if verdict != "rejected":
         hit = _suppressed(uow, q)
         if hit:
-            verdict = "rejected"
-            reasons = [Reason("suppressed", f"{hit} is on the do-not-contact list")]
+            apply_check(Reason("suppressed", f"{hit} is on the do-not-contact list"))
     if verdict != "rejected":
         original = _duplicate_of(uow, campaign_row.id, q, now, campaign.dedupe.window)
         if original is not None:
@@ -168,12 +182,11 @@ def _ingest(uow: UnitOfWork, source: m.Source, payload: dict[str, Any], now: dat
                                 fields=sorted(q.values))
                 timeline.record(uow, lead, "merged", now, actor=actor, into=original)
                 return IngestResult(201, lead_summary(lead), lead.id)
-            verdict = "rejected"
-            reasons = [Reason("duplicate", f"duplicate of lead {original} within the "
-                              f"{_days(campaign.dedupe.window)} dedupe window")]
-    if q.flags:
+            apply_check(Reason("duplicate", f"duplicate of lead {original} within the "
+                               f"{_days(campaign.dedupe.window)} dedupe window"))
+    if flags:
         timeline.record(uow, lead, "flagged", now, actor="gatekeeper",
-                        reasons=[r.to_dict() for r in q.flags])
+                        reasons=[r.to_dict() for r in flags])
     if verdict == "rejected":
         lead.status = "rejected"
         lead.reasons = [r.to_dict() for r in reasons]
