@@ -120,3 +120,25 @@ def test_duplicate_action_follows_the_campaign_checks(app: App) -> None:
         assert again.status_code == 201
         assert again.json()["status"] == "quarantined"
         assert again.json()["reasons"][0]["code"] == "duplicate"
+
+
+PERF = SETUP.replace("to: {team: mumbai, method: round_robin}",
+                     "to: {agents: [a1, a2], method: performance}")
+
+
+def test_performance_method_sends_more_to_the_better_converter(app: App) -> None:
+    apply_setup(app, PERF)
+    tokens = create_users(app)
+    boss = {"Authorization": f"Bearer {tokens['manager']}"}
+    got: dict[str, int] = {"a1": 0, "a2": 0}
+    with TestClient(create_app(app=app, worker=False)) as c:
+        for i in range(20):  # history: a1 wins everything, a2 loses everything
+            r = c.post("/v1/leads", json=lead(phone=f"+91 98123 3{i:04d}"), headers=SRC)
+            key = r.json()["assignee"]["key"]
+            outcome = "won" if key == "a1" else "lost"
+            c.post(f"/v1/leads/{r.json()['id']}/outcome", json={"outcome": outcome},
+                   headers=boss)
+        for i in range(40):
+            r = c.post("/v1/leads", json=lead(phone=f"+91 98124 3{i:04d}"), headers=SRC)
+            got[r.json()["assignee"]["key"]] += 1
+    assert got["a1"] > 2 * got["a2"] > 0, got

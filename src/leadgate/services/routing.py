@@ -28,6 +28,8 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 OPEN_STATUSES = ("assigned",)
+#: Outcomes of leads assigned within this window drive the performance method.
+PERFORMANCE_WINDOW = timedelta(days=30)
 _CAP_WINDOWS = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -61,6 +63,17 @@ def load_candidates(uow: UnitOfWork, now: datetime) -> list[Candidate]:
             )
         ).all()
     )
+    # conversion over the performance window: won / (won + lost) per agent
+    outcomes: dict[int, tuple[int, int]] = {}
+    for agent_id, won, closed in s.execute(
+        select(m.Lead.assignee_id,
+               func.count().filter(m.Lead.status == "won"),
+               func.count())
+        .where(m.Lead.status.in_(("won", "lost")), m.Lead.assignee_id.is_not(None),
+               m.Lead.assigned_at >= now - PERFORMANCE_WINDOW)
+        .group_by(m.Lead.assignee_id)
+    ).all():
+        outcomes[agent_id] = (int(won), int(closed))
     candidates = []
     for row in rows:
         agent = domain_agent(row)
@@ -80,6 +93,8 @@ def load_candidates(uow: UnitOfWork, now: datetime) -> list[Candidate]:
                     open_leads=int(open_counts.get(row.id, 0)),
                     assigned=assigned,
                     last_assigned_at=last,
+                    won=outcomes.get(row.id, (0, 0))[0],
+                    closed=outcomes.get(row.id, (0, 0))[1],
                 ),
             )
         )
