@@ -360,13 +360,8 @@ def _cli_principal() -> Any:
     return Principal(kind="user", name="cli", role="admin")
 
 
-@suppress_cli.command("add")
-def suppress_add(values: Annotated[list[str], typer.Argument(help="Phones, emails, domains.")],
-                 reason: Annotated[str | None, typer.Option(help="Why.")] = None,
-                 region: Annotated[str | None, typer.Option(
-                     help="Country for national phone numbers, e.g. IN.")] = None,
-                 db: DbOpt = None) -> None:
-    """Add entries to the do-not-contact list."""
+def _add_suppressions(values: list[str], reason: str | None, region: str | None,
+                      db: str | None) -> None:
     from leadgate.services import suppressions
 
     app = open_app(db)
@@ -378,6 +373,16 @@ def suppress_add(values: Annotated[list[str], typer.Argument(help="Phones, email
         fail(exc)
         return
     out.print(f"{r['added']} added, {r['already_listed']} already listed")
+
+
+@suppress_cli.command("add")
+def suppress_add(values: Annotated[list[str], typer.Argument(help="Phones, emails, domains.")],
+                 reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+                 region: Annotated[str | None, typer.Option(
+                     help="Country for national phone numbers, e.g. IN.")] = None,
+                 db: DbOpt = None) -> None:
+    """Add entries to the do-not-contact list."""
+    _add_suppressions(values, reason, region, db)
 
 
 @suppress_cli.command("import")
@@ -391,8 +396,6 @@ def suppress_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=F
     """Import a do-not-contact list from a file (all or nothing)."""
     import csv
 
-    from leadgate.services import suppressions
-
     lines = file.read_text(encoding="utf-8-sig").splitlines()
     header = [h.strip().lower() for h in next(csv.reader(lines[:1]), [])]
     if "value" in header:  # a CSV with a value column (and optionally a kind column)
@@ -401,15 +404,7 @@ def suppress_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=F
                   for row in csv.DictReader(lines, fieldnames=header)][1:]
     else:  # one entry per line (first column)
         values = [r[0] for r in csv.reader(lines) if r and r[0].strip()]
-    app = open_app(db)
-    try:
-        with app.uow() as uow:
-            r = suppressions.add(uow, _cli_principal(), values, app.clock(), reason=reason,
-                                 default_region=region)
-    except LeadgateError as exc:
-        fail(exc)
-        return
-    out.print(f"{r['added']} added, {r['already_listed']} already listed")
+    _add_suppressions(values, reason, region, db)
 
 
 @cli.command()
