@@ -180,3 +180,16 @@ def test_saving_a_flow_without_csrf_is_refused(client: TestClient, workspace: Ap
                     data={"spec": GOOD_DRAFT, "action": "publish"})
     assert r.status_code == 403
     assert view(workspace)["published_version"] == 1
+
+
+def test_publish_button_publishes_the_saved_draft(client: TestClient, workspace: App) -> None:
+    token = manager(client)
+    client.post("/console/flows/insurance/save",
+                data={"csrf_token": token, "spec": GOOD_DRAFT, "action": "draft"})
+    page = client.get("/console/flows/insurance")
+    assert 'action="/console/flows/insurance/publish"' in page.text
+    r = client.post("/console/flows/insurance/publish", data={"csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert view(workspace)["published_version"] == 2
+    assert "unpublished changes" not in client.get("/console/flows/insurance").text

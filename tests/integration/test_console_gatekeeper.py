@@ -125,3 +125,20 @@ def test_gatekeeper_posts_without_csrf_are_refused(client: TestClient) -> None:
     assert "The list is empty." in client.get("/console/suppressions").text
     r = client.post("/console/quarantine/1/refuse", headers={"X-CSRF-Token": "forged"})
     assert r.status_code == 403
+
+
+def test_lead_page_shows_the_score_explanation(client: TestClient, workspace: App) -> None:
+    lead = post_lead(client, 90)
+    with workspace.uow() as uow:
+        row = uow.session.get(m.Lead, int(str(lead["id"])))
+        assert row is not None
+        row.score, row.grade = 35.0, "B"
+        row.score_explanation = [
+            {"source": "rule", "rule": "city is Mumbai", "points": 20},
+            {"source": "rule", "rule": "has email", "points": 15}]
+        uow.commit()
+    login(client, "boss@example.com")
+    page = client.get(f"/console/leads/{lead['id']}")
+    assert page.status_code == 200
+    box = page.text.split('id="score-explanation"')[1].split("</details>")[0]
+    assert "Why this score" in box and "city is Mumbai" in box and "<td>20</td>" in box
