@@ -58,6 +58,9 @@ def test_suppressions_add_list_remove_and_a_suppressed_lead_is_refused(
     assert r.status_code == 200 and r.text == ""
     page = client.get("/console/suppressions")
     assert "+919812349001" not in page.text and "spam@example.com" in page.text
+    gone = client.post("/console/suppressions/remove",
+                       data={"csrf_token": token, "value": "phone:+919812349001"})
+    assert gone.status_code == 404 and "not on the do-not-contact list" in gone.text
     accepted = post_lead(client, 9001, email="other9001@example.com")
     assert accepted.get("status") == "assigned"
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from leadgate.domain.errors import InvalidInput
+from leadgate.domain.errors import InvalidInput, NotFound
 from leadgate.services import leads, review, suppressions
 from leadgate.web.auth import ConsoleUser, CoreDep, ManagerDep, ReaderDep, WriterDep, check_csrf
 from leadgate.web.render import ConsoleRoute, is_htmx, render
@@ -88,7 +88,8 @@ def add_suppressions(request: Request, uow: WriterDep, user: ManagerDep, core: C
 def remove_suppression(request: Request, uow: WriterDep, user: ManagerDep,
                        value: Annotated[str, Form(max_length=400)]) -> Response:
     """Take one entry (``kind:value``) off the list."""
-    suppressions.remove(uow, user.principal, value)
+    if not suppressions.remove(uow, user.principal, value):
+        raise NotFound(f"{value} is not on the do-not-contact list")
     if is_htmx(request):
         return Response("", media_type="text/html")
     return RedirectResponse(f"/console/suppressions?{urlencode({'removed': value})}",
