@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from leadgate.bootstrap import App
-from leadgate.web import manage, pages
+from leadgate.web import flows, gatekeeper, manage, pages
 from leadgate.web.render import HERE, handle_error
 
 SESSION_COOKIE = "leadgate_console"
@@ -41,6 +41,8 @@ def install(api: FastAPI, core: App) -> None:
               name="console-static")
     api.include_router(pages.router)
     api.include_router(manage.router)
+    api.include_router(flows.router)
+    api.include_router(gatekeeper.router)
     _html_for_unknown_console_urls(api)
 
 
