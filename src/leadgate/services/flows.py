@@ -203,3 +203,16 @@ def history(uow: UnitOfWork, campaign_flow: str, since: timedelta, now: datetime
         out.append((facts, lead.created_at, lead.assignee.key if lead.assignee else None))
     return out
 
+
+
+def simulate_history(uow: UnitOfWork, principal: Principal, key: str, since: timedelta,
+                     now: datetime, *, which: str = "draft",
+                     leads: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Simulate a flow (draft or published) on the last ``since`` of history, or on
+    the given lead facts; managers only."""
+    principal.require_manager()
+    flow, version = flow_for(uow, key, which)
+    label = which if version is None else f"published v{version}"
+    history_ = ([(dict(lead), now, None) for lead in leads] if leads is not None
+                else history(uow, key, since, now))
+    return simulate(uow, flow, history_, now, label=label)

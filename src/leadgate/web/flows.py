@@ -234,10 +234,8 @@ def simulate_flow(request: Request, key: str, uow: ReaderDep, core: CoreDep,
         if not 0 < days <= MAX_SINCE_DAYS:
             raise InvalidInput(f"days must be more than 0 and at most {MAX_SINCE_DAYS:g}",
                                code="invalid_request")
-        now = core.clock()
-        leads = flows.history(uow, key, timedelta(days=days), now)
-        flow, _ = flows.flow_for(uow, key, "draft")
-        report = flows.simulate(uow, flow, leads, now, label="draft")
+        report = flows.simulate_history(uow, user.principal, key, timedelta(days=days),
+                                        core.clock())
     except InvalidInput as exc:
         return _flow_page(request, uow, user, key, status_code=422, since_days=since_days,
                           sim_error=_message(exc))

@@ -88,12 +88,5 @@ def test_flow(key: str, body: TestRequest, uow: ReaderDep, user: UserDep,
              summary="Replay past (or given) leads through a flow and compare")
 def simulate_flow(key: str, body: SimulateRequest, uow: ReaderDep, user: UserDep,
                   app: AppDep) -> dict[str, Any]:
-    user.require_manager()
-    now = app.clock()
-    if body.leads is not None:
-        leads = [(dict(lead), now, None) for lead in body.leads]
-    else:
-        leads = flows.history(uow, key, timedelta(days=body.since_days), now)
-    flow, version = flows.flow_for(uow, key, body.version)
-    label = body.version if version is None else f"published v{version}"
-    return flows.simulate(uow, flow, leads, now, label=label)
+    return flows.simulate_history(uow, user, key, timedelta(days=body.since_days), app.clock(),
+                                  which=body.version, leads=body.leads)
