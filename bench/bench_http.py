@@ -37,12 +37,13 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAMES = ["Asha", "Ravi", "Meena", "Karan", "Divya", "Rahul", "Sneha", "Vikram", "Anita", "Rohan"]
 
 
-def lead(i: int, run: str) -> dict[str, str]:
-    return {"first_name": NAMES[i % len(NAMES)], "phone": f"+91 97{i:08d}", "city": "Mumbai",
+def lead(i: int, run: str, base: int) -> dict[str, str]:
+    return {"first_name": NAMES[i % len(NAMES)], "phone": f"+91 97{base + i:08d}", "city": "Mumbai",
             "product": "health", "email": f"b{i}.{run}@example.com"}
 
 
-async def load(urls: list[str], n: int, clients: int) -> tuple[float, list[float], int]:
+async def load(urls: list[str], n: int, clients: int, base: int = 0
+               ) -> tuple[float, list[float], int]:
     run = uuid.uuid4().hex[:6]
     latencies: list[float] = []
     errors = 0
@@ -59,7 +60,7 @@ async def load(urls: list[str], n: int, clients: int) -> tuple[float, list[float
             except asyncio.QueueEmpty:
                 return
             t0 = time.perf_counter()
-            r = await c.post(f"{url}/v1/leads", json=lead(i, run), headers=headers)
+            r = await c.post(f"{url}/v1/leads", json=lead(i, run, base), headers=headers)
             latencies.append(time.perf_counter() - t0)
             if r.status_code != 201:
                 errors += 1
@@ -83,7 +84,7 @@ def run_case(db_url: str, n: int, clients: int, processes: int, tmp: Path) -> di
     app.close()
     servers = [Server(db_url, log=tmp / f"bench{k}.log") for k in range(processes)]
     try:
-        asyncio.run(load([s.url for s in servers], min(200, n), clients))  # warm-up
+        asyncio.run(load([s.url for s in servers], min(200, n), clients, 5_000_000))  # warm-up
         elapsed, lat, errors = asyncio.run(load([s.url for s in servers], n, clients))
     finally:
         for s in servers:
