@@ -28,6 +28,8 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 OPEN_STATUSES = ("assigned",)
+#: Flows with more rules than this store compact traces (full ones cost milliseconds).
+COMPACT_AFTER = 50
 #: Outcomes of leads assigned within this window drive the performance method.
 PERFORMANCE_WINDOW = timedelta(days=30)
 _CAP_WINDOWS = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
@@ -183,7 +185,8 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
         "rule": decision.rule,
         "method": decision.method,
         "summary": decision.trace.summary,
-        "trace": _jsonable(decision.trace.to_dict()),
+        # long flows store the compact trace: missed rules by name, not in full
+        "trace": _jsonable(decision.trace.to_dict(compact=len(flow.rules) > COMPACT_AFTER)),
         "flow": flow.key,
         "flow_version": version,
         "decided_at": now.isoformat(),
