@@ -111,12 +111,13 @@ def worker(db: DbOpt = None) -> None:
     """Run an extra background job worker (as many as you like, on one database)."""
     import threading
 
-    import leadgate.services.handlers  # noqa: F401
+    from leadgate.services import handlers
     from leadgate.services.jobs import Worker
 
     app = open_app(db)
     out.print("leadgate worker running; Ctrl-C to stop")
-    w = Worker(app.uow, app.clock, threading.Event(), app.settings.worker_poll_seconds)
+    w = Worker(app.uow, app.clock, threading.Event(), app.settings.worker_poll_seconds,
+               periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)])
     with contextlib.suppress(KeyboardInterrupt):
         w.run_forever()
 

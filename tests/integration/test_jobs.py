@@ -99,3 +99,22 @@ def test_lease_expiry_lets_another_worker_take_a_stuck_job(app: App, clock: Fake
     clock.advance(minutes=6)
     assert jobs.drain(app.uow, app.clock) == 1
     assert status(app, job_id).status == "done"
+
+
+def test_worker_runs_periodic_tasks_and_drains_jobs(app: App) -> None:
+    import threading
+    import time
+
+    ticks: list[datetime] = []
+    job_id = enqueue(app, "test.ok")
+    wake = threading.Event()
+    w = jobs.Worker(app.uow, app.clock, wake, poll_seconds=0.05,
+                    periodic=[(0.05, lambda uow, now: ticks.append(now))])
+    w.start()
+    deadline = time.monotonic() + 10
+    while (len(ticks) < 3 or status(app, job_id).status != "done") \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    w.stop()
+    assert len(ticks) >= 3
+    assert status(app, job_id).status == "done"

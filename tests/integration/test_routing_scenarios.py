@@ -155,3 +155,41 @@ def test_public_holiday_holds_the_lead_until_the_next_working_day(app: App,
     with app.reader() as uow:
         lead = uow.session.get(m.Lead, r.json()["id"])
         assert lead is not None and lead.status == "assigned"
+
+
+CAPPED = HOURS.replace(
+    """  - {key: hanna, name: Hanna, teams: [berlin], timezone: Europe/Berlin,
+     working_hours: {mon-fri: "09:00-17:00"}, holidays: DE}""",
+    """  - {key: hanna, name: Hanna, teams: [berlin], timezone: Europe/Berlin,
+     capacity: {daily: 1}}""")
+
+
+def test_lead_held_by_a_daily_cap_is_placed_after_the_cap_resets(app: App,
+                                                                 clock: FakeClock) -> None:
+    from leadgate.services import handlers
+    from leadgate.store import models as m
+
+    clock.now = datetime(2026, 5, 5, 9, 0, tzinfo=UTC)  # 11:00 in Berlin
+    apply_setup(app, CAPPED)
+    key = {"Authorization": "Bearer lg_src_hours_key_00000000000"}
+    with TestClient(create_app(app=app, worker=False)) as c:
+        first = c.post("/v1/leads", json={"first_name": "Jan", "phone": "030 1234567"},
+                       headers=key).json()
+        second = c.post("/v1/leads", json={"first_name": "Eva", "phone": "030 7654321"},
+                        headers=key).json()
+    assert first["status"] == "assigned"
+    assert second["status"] == "queued"
+    with app.uow() as uow:  # the worker's periodic look: still capped today
+        handlers.schedule_queue_retry(uow, clock.now)
+    jobs.drain(app.uow, app.clock)
+    with app.reader() as uow:
+        lead = uow.session.get(m.Lead, second["id"])
+        assert lead is not None and lead.status == "queued"
+        assert "cap_daily" in str(lead.decision)
+    clock.now = datetime(2026, 5, 5, 22, 1, tzinfo=UTC)  # 00:01 in Berlin: a new day
+    with app.uow() as uow:
+        handlers.schedule_queue_retry(uow, clock.now)
+    jobs.drain(app.uow, app.clock)
+    with app.reader() as uow:
+        lead = uow.session.get(m.Lead, second["id"])
+        assert lead is not None and lead.status == "assigned"

@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-import leadgate.services.handlers  # noqa: F401  (registers job handlers)
 from leadgate import __version__
 from leadgate.api import errors
 from leadgate.api.limits import BodyLimit
 from leadgate.api.routes import agents, flows, forms, gatekeeper, leads, system
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
+from leadgate.services import handlers  # registers the job handlers
 from leadgate.services.jobs import Worker
 from leadgate.web import console
 
@@ -28,7 +28,8 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
         w = None
         if run_worker:
             w = Worker(core.uow, core.clock, core.wakeup.event,
-                       core.settings.worker_poll_seconds)
+                       core.settings.worker_poll_seconds,
+                       periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)])
             w.start()
         try:
             yield

@@ -51,3 +51,23 @@ def reroute(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
         return  # placed in the meantime
     route_lead(uow, lead, now, actor="requeue")
     uow.commit()
+
+
+#: How often the worker looks for held leads that may now be placeable (caps
+#: reset at hour, day, week and month boundaries in each agent's time zone).
+RETRY_EVERY_SECONDS = 60.0
+
+
+def schedule_queue_retry(uow: UnitOfWork, now: datetime) -> None:
+    """Queue one ``queue.retry`` if leads are held and none is pending already."""
+    from leadgate.services.jobs import enqueue
+    from leadgate.store.models import Job
+
+    held = uow.session.scalar(select(m.Lead.id).where(m.Lead.status == "queued").limit(1))
+    if held is None:
+        return
+    pending = uow.session.scalar(select(Job.id).where(
+        Job.kind == "queue.retry", Job.status.in_(("pending", "running"))).limit(1))
+    if pending is None:
+        enqueue(uow, "queue.retry", {"reason": "periodic"}, now)
+        uow.commit()

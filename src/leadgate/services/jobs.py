@@ -143,11 +143,15 @@ class Worker:
     """A background thread that drains the outbox; woken early by commits."""
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
-                 wake: threading.Event, poll_seconds: float = 0.5) -> None:
+                 wake: threading.Event, poll_seconds: float = 0.5,
+                 periodic: list[tuple[float, Callable[[UnitOfWork, datetime], None]]]
+                 | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._wake = wake
         self._poll = poll_seconds
+        # (every N seconds, task): e.g. giving held leads a chance after cap resets
+        self._periodic = [(every, task, 0.0) for every, task in (periodic or [])]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -165,8 +169,16 @@ class Worker:
         self._run()
 
     def _run(self) -> None:
+        import time
+
         while not self._stop.is_set():
             try:
+                now_mono = time.monotonic()
+                for i, (every, task, last) in enumerate(self._periodic):
+                    if now_mono - last >= every:
+                        with self._uow_factory() as uow:
+                            task(uow, self._clock())
+                        self._periodic[i] = (every, task, now_mono)
                 drain(self._uow_factory, self._clock, max_jobs=100)
             except Exception:  # database away for a moment: log and keep polling
                 log.exception("worker loop error")
