@@ -146,8 +146,9 @@ def main() -> None:
                 f"clients, 10 s, same machine: **{tps:.0f} TPS**.")
     body.append("")
     body.append(f"Ratio, leadgate on PostgreSQL to pgbench's insert ceiling: "
-                f"**{pg_rate / tps:.4f}** ({pg_rate:.0f} / {tps:.0f}, {100 * pg_rate / tps:.2f} %). A lead costs one "
-                "transaction of about a dozen statements (auth lookup, lead, events, dedupe "
+                f"**{pg_rate / tps:.4f}** ({pg_rate:.0f} / {tps:.0f}, "
+                f"{100 * pg_rate / tps:.2f} %). A lead costs one "
+                "transaction of about twenty statements (auth lookup, lead, events, dedupe "
                 "keys, routing lock, assignment, outbox job) plus qualification in Python, "
                 "and the load generator shares the 2 cores.")
     write_section("HTTP capture (bench/bench_http.py)",
