@@ -173,14 +173,7 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
             audit.same("team", t["key"])
 
     for a in doc["agents"]:
-        spec = {k: v for k, v in a.items() if k not in AGENT_ROW_KEYS}
-        spec = DomainAgent.from_mapping({"key": a["key"], **spec}).to_mapping()
-        spec.pop("key", None)
-        spec.pop("name", None)
-        spec.pop("status", None)
-        spec.pop("teams", None)
-        after = {"name": a.get("name") or a["key"], "email": a.get("email"),
-                 "teams": list(a.get("teams") or []), "spec": spec}
+        after = agent_row_values(a)
         row = s.scalar(select(m.Agent).where(m.Agent.key == a["key"]))
         if row is None:
             s.add(m.Agent(key=a["key"], status=a.get("status", "available"), active=True,
@@ -244,6 +237,17 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
             audit.same("source", src["key"])
     uow.commit()
     return report
+
+
+def agent_row_values(a: Mapping[str, Any]) -> dict[str, Any]:
+    """An agent's config entry as the row's columns: name, email, teams, and the
+    rest (validated and normalised) as ``spec``."""
+    spec = {k: v for k, v in a.items() if k not in AGENT_ROW_KEYS}
+    spec = DomainAgent.from_mapping({"key": a["key"], **spec}).to_mapping()
+    for k in ("key", "name", "status", "teams"):
+        spec.pop(k, None)
+    return {"name": a.get("name") or a["key"], "email": a.get("email"),
+            "teams": list(a.get("teams") or []), "spec": spec}
 
 
 class _Audit:

@@ -1,15 +1,20 @@
-"""Console pages for people and data: agents (with status toggles), teams, import."""
+"""Console pages for people and data: agents (with status toggles and a settings
+editor), teams, import."""
 
 from __future__ import annotations
 
 import base64
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
+from leadgate.domain.errors import InvalidConfig
 from leadgate.services import agents, configure, importer
 from leadgate.web.auth import (
     ConsoleUser,
@@ -26,6 +31,7 @@ router = APIRouter(prefix="/console", route_class=ConsoleRoute,
                    dependencies=[Depends(check_csrf)], include_in_schema=False)
 
 STATUS_CHOICES = agents.STATUSES
+MAX_SETTINGS = 100_000
 
 
 def _can_toggle(user: ConsoleUser, agent_key: str) -> bool:
@@ -39,8 +45,102 @@ def agents_page(request: Request, uow: ReaderDep, user: UserDep,
     rows = agents.list_agents(uow, team or None)
     return render(request, "agents.html",
                   {"agents": rows, "team": team or "", "teams": agents.list_teams(uow),
-                   "statuses": STATUS_CHOICES, "can_toggle": lambda k: _can_toggle(user, k)},
+                   "statuses": STATUS_CHOICES, "can_toggle": lambda k: _can_toggle(user, k),
+                   "can_edit": user.is_manager},
                   user=user)
+
+
+def settings_yaml(settings: dict[str, Any]) -> str:
+    return yaml.safe_dump(settings, sort_keys=False, allow_unicode=True,
+                          default_flow_style=False)
+
+
+def settings_summary(settings: dict[str, Any]) -> dict[str, str]:
+    """The settings that decide when an agent gets leads, in short words."""
+    def join(v: Any) -> str:
+        return ", ".join(str(x) for x in v) if v else "—"
+
+    zone = str(settings.get("timezone") or "UTC")
+    hours = settings.get("working_hours")
+    caps = settings.get("capacity") or {}
+    off = settings.get("time_off") or []
+    return {
+        "Time zone": str(settings.get("timezone") or "UTC"),
+        "Working hours": ("; ".join(f"{d} {h}" for d, h in hours.items()) if hours
+                          else "always (no working hours set)"),
+        "Public holidays": str(settings.get("holidays") or "none"),
+        "Time off": "; ".join(_period(p, zone) for p in off) or "none",
+        "Caps": ", ".join(f"{k} {v}" for k, v in caps.items()) or "no caps",
+        "Teams": join(settings.get("teams")),
+        "Languages": join(settings.get("languages")),
+        "Skills": join(settings.get("skills")),
+        "Territories": join(settings.get("territories")),
+        "Tier": str(settings.get("tier") or "—"),
+    }
+
+
+def _period(period: Any, zone: str) -> str:
+    """A stored time-off period (UTC ISO pair) in the agent's local time."""
+    try:
+        tz = ZoneInfo(zone)
+        start, end = (datetime.fromisoformat(x).astimezone(tz) for x in period)
+    except (TypeError, ValueError, ZoneInfoNotFoundError):
+        return str(period)
+    return f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} ({zone})"
+
+
+def _settings_page(request: Request, uow: Any, user: ConsoleUser, key: str, *,
+                   status_code: int = 200, **extra: Any) -> Response:
+    agent = agents.get_agent(uow, key)
+    settings = agents.agent_settings(agent)
+    ctx: dict[str, Any] = {"agent": agents.agent_view(agent), "summary":
+                           settings_summary(settings), "yaml_text": settings_yaml(settings),
+                           "errors": [], "saved": None}
+    ctx.update(extra)
+    return render(request, "agent.html", ctx, user=user, status_code=status_code)
+
+
+@router.get("/agents/{key}")
+def agent_settings_page(request: Request, key: str, uow: ReaderDep,
+                        user: ManagerDep, saved: str | None = None) -> Response:
+    """One agent's routing settings: a readable summary and the YAML editor."""
+    return _settings_page(request, uow, user, key,
+                          saved="Settings saved." if saved else None)
+
+
+def _parse_settings(text: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the text"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidConfig(f"this is not valid YAML: {problem}", path=where,
+                            code="invalid_yaml") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidConfig("the settings must be a mapping (name:, teams:, timezone: ...)",
+                            path="(top)", code="invalid_yaml")
+    return data
+
+
+@router.post("/agents/{key}/settings")
+def save_agent_settings(request: Request, key: str, uow: WriterDep, core: CoreDep,
+                        user: ManagerDep,
+                        settings: Annotated[str, Form(max_length=MAX_SETTINGS)] = ""
+                        ) -> Response:
+    """Save the YAML settings; errors come back next to their paths, text kept."""
+    try:
+        agents.update_agent(uow, user.principal, key, _parse_settings(settings),
+                            core.clock())
+    except InvalidConfig as exc:
+        uow.rollback()
+        return _settings_page(request, uow, user, key, status_code=422, yaml_text=settings,
+                              errors=[{"path": p or "(settings)", "message": msg}
+                                      for p, msg in exc.errors])
+    core.wakeup.notify()
+    return RedirectResponse(f"/console/agents/{key}?saved=1", status_code=303)
 
 
 @router.post("/agents/{key}/status")
@@ -54,7 +154,8 @@ def set_agent_status(request: Request, key: str, uow: WriterDep, core: CoreDep,
         return RedirectResponse("/console/agents", status_code=303)
     counts = {a["key"]: a for a in agents.list_agents(uow)}
     return render(request, "_agent_row.html",
-                  {"a": counts[key], "statuses": STATUS_CHOICES, "can_toggle": True},
+                  {"a": counts[key], "statuses": STATUS_CHOICES, "can_toggle": True,
+                   "can_edit": user.is_manager},
                   user=user)
 
 

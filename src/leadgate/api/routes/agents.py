@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict
 
 from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
@@ -34,6 +34,23 @@ def set_status(key: str, body: StatusChange, uow: UowDep, user: UserDep,
                app: AppDep) -> dict[str, Any]:
     """An agent may set their own status; managers may set anyone's."""
     agent = agents.set_status(uow, user, key, body.status, app.clock())
+    app.wakeup.notify()
+    return agents.agent_view(agent)
+
+
+@router.put("/v1/agents/{key}", summary="Replace an agent's routing settings (managers)")
+def update_agent(key: str, uow: UowDep, user: UserDep, app: AppDep,
+                 body: Annotated[dict[str, Any], Body(
+                     examples=[{"name": "Agent One", "teams": ["mumbai"],
+                                "timezone": "Asia/Kolkata",
+                                "working_hours": {"mon-fri": "09:00-18:00"},
+                                "holidays": "IN-MH", "capacity": {"daily": 20, "open": 5}}],
+                 )]) -> dict[str, Any]:
+    """The whole settings mapping in the config file's format (name, email, teams,
+    languages, skills, territories, tier, attributes, timezone, working_hours,
+    holidays, time_off, capacity); keys left out are cleared. The status is not
+    changed here. Bad values answer 422 with ``errors`` naming each path."""
+    agent = agents.update_agent(uow, user, key, body, app.clock())
     app.wakeup.notify()
     return agents.agent_view(agent)
 
