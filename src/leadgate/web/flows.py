@@ -19,7 +19,7 @@ from leadgate.domain.errors import InvalidConfig, InvalidInput, NotFound
 from leadgate.domain.routing import vocabulary
 from leadgate.services import flows
 from leadgate.web.auth import ConsoleUser, CoreDep, ManagerDep, ReaderDep, WriterDep, check_csrf
-from leadgate.web.render import ConsoleRoute, render
+from leadgate.web.render import ConsoleRoute, parse_yaml_mapping, render
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute,
                    dependencies=[Depends(check_csrf)], include_in_schema=False)
@@ -130,18 +130,7 @@ def flow_page(request: Request, key: str, uow: ReaderDep, user: ManagerDep,
 
 
 def _parse_spec(text: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the text"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidConfig(f"this is not valid YAML: {problem}", path=where,
-                            code="invalid_yaml") from None
-    if not isinstance(data, dict):
-        raise InvalidConfig("the flow must be a mapping with rules: and fallback:",
-                            path="(top)", code="invalid_yaml")
-    return data
+    return parse_yaml_mapping(text, "the flow must be a mapping with rules: and fallback:")
 
 
 @router.post("/flows/{key}/save")

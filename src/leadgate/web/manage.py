@@ -25,7 +25,7 @@ from leadgate.web.auth import (
     WriterDep,
     check_csrf,
 )
-from leadgate.web.render import ConsoleRoute, is_htmx, render
+from leadgate.web.render import ConsoleRoute, is_htmx, parse_yaml_mapping, render
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute,
                    dependencies=[Depends(check_csrf)], include_in_schema=False)
@@ -109,20 +109,8 @@ def agent_settings_page(request: Request, key: str, uow: ReaderDep,
 
 
 def _parse_settings(text: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the text"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidConfig(f"this is not valid YAML: {problem}", path=where,
-                            code="invalid_yaml") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise InvalidConfig("the settings must be a mapping (name:, teams:, timezone: ...)",
-                            path="(top)", code="invalid_yaml")
-    return data
+    return parse_yaml_mapping(
+        text, "the settings must be a mapping (name:, teams:, timezone: ...)", empty_ok=True)
 
 
 @router.post("/agents/{key}/settings")

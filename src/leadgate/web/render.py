@@ -149,3 +149,25 @@ class ConsoleRoute(APIRoute):
                 return handle_error(request, exc)
 
         return handler
+
+
+def parse_yaml_mapping(text: str, expected: str, *, empty_ok: bool = False) -> dict[str, Any]:
+    """A YAML mapping typed into a console editor, or InvalidConfig saying where it is
+    broken (line and column) or what shape was ``expected``."""
+    import yaml
+
+    from leadgate.domain.errors import InvalidConfig
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the text"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidConfig(f"this is not valid YAML: {problem}", path=where,
+                            code="invalid_yaml") from None
+    if data is None and empty_ok:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidConfig(expected, path="(top)", code="invalid_yaml")
+    return data
