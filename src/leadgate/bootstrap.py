@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ class App:
     read_session_factory: sessionmaker[Session]
     clock: Clock = utcnow
     wakeup: Wakeup = field(default_factory=Wakeup)
+    #: Bounds the leads this process ingests at once (settings.ingest_concurrency).
+    ingest_slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ingest_slots = asyncio.Semaphore(self.settings.ingest_concurrency)
 
     def uow(self) -> UnitOfWork:
         """A unit of work that may write (takes SQLite's write lock at BEGIN)."""

@@ -441,7 +441,7 @@ def simulate(flow: Annotated[str, typer.Option(
                 _, rows, _count = importer.read_rows(leads.name, leads.read_bytes())
                 history = []
                 for row in rows:
-                    at = importer._row_time(row.pop(importer.TIME_COLUMN, None)) or now
+                    at = importer.row_time(row.pop(importer.TIME_COLUMN, None)) or now
                     history.append(({k: v for k, v in row.items() if v not in ("", None)},
                                     at, None))
             else:

@@ -16,7 +16,7 @@ from leadgate.domain.routing import Flow, decide, parse_flow
 from leadgate.domain.routing.pools import Roster
 from leadgate.services import configure
 from leadgate.services.principal import Principal
-from leadgate.services.routing import _jsonable, lead_facts, load_candidates
+from leadgate.services.routing import jsonable, lead_facts, load_candidates
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
@@ -127,7 +127,7 @@ def try_lead(uow: UnitOfWork, principal: Principal, key: str, now: datetime, *,
     return {"flow": key, "version": version, "which": which, "outcome": decision.outcome,
             "agent": decision.agent, "agents": list(decision.agents), "queue": decision.queue,
             "rule": decision.rule, "method": decision.method,
-            "summary": decision.trace.summary, "trace": _jsonable(decision.trace.to_dict())}
+            "summary": decision.trace.summary, "trace": jsonable(decision.trace.to_dict())}
 
 
 def simulate(uow: UnitOfWork, flow: Flow, leads: Iterable[tuple[dict[str, Any], datetime,

@@ -105,7 +105,7 @@ def import_rows(uow_factory: Callable[[], UnitOfWork], source_key: str,
         source_id = source.id
     for i, row in enumerate(rows, start=2):  # row 1 is the header
         values = {k: v for k, v in row.items() if k is not None}
-        when = _row_time(values.pop(TIME_COLUMN, None)) or clock()
+        when = row_time(values.pop(TIME_COLUMN, None)) or clock()
         # empty cells are absent fields; other values go in raw, as written
         payload = {k: v for k, v in values.items()
                    if v is not None and not (isinstance(v, str) and not v.strip())}
@@ -133,7 +133,7 @@ def import_rows(uow_factory: Callable[[], UnitOfWork], source_key: str,
     return report
 
 
-def _row_time(value: Any) -> datetime | None:
+def row_time(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):

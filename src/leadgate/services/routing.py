@@ -175,7 +175,7 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
     state_row = lock_state(uow, flow.key, now)
     candidates = load_candidates(uow, now)
     decision = decide(lead_facts(lead, now), flow, candidates, dict(state_row.state or {}), now)
-    state_row.state = _jsonable(decision.state)
+    state_row.state = jsonable(decision.state)
     state_row.decisions += 1
     state_row.updated_at = now
     lead.flow_key = flow.key
@@ -186,7 +186,7 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
         "method": decision.method,
         "summary": decision.trace.summary,
         # long flows store the compact trace: missed rules by name, not in full
-        "trace": _jsonable(decision.trace.to_dict(compact=len(flow.rules) > COMPACT_AFTER)),
+        "trace": jsonable(decision.trace.to_dict(compact=len(flow.rules) > COMPACT_AFTER)),
         "flow": flow.key,
         "flow_version": version,
         "decided_at": now.isoformat(),
@@ -246,12 +246,12 @@ def _hold(uow: UnitOfWork, lead: m.Lead, queue: str, now: datetime, *, reason: s
     timeline.record(uow, lead, "queued", now, actor="router", **data)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Make trace/state values JSON-safe (datetimes, tuples, timedeltas)."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if hasattr(value, "total_seconds"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Annotated, Any
@@ -74,22 +73,13 @@ async def create_lead(
             return ingest.ingest_lead(uow, source, payload, app.clock(),
                                       idempotency_key=idempotency_key,
                                       ttl=_ttl(app.settings.idempotency_ttl_hours))
-    async with _ingest_slots(app):
+    async with app.ingest_slots:
         result = await run_in_threadpool(work)
     app.wakeup.notify()
     media = PROBLEM if result.status_code >= 400 else "application/json"
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=result.status_code, media_type=media,
                         headers=headers)
-
-
-def _ingest_slots(app: Any) -> asyncio.Semaphore:
-    """A per-application semaphore bounding concurrent ingests in this process."""
-    slots: asyncio.Semaphore | None = getattr(app, "_ingest_slots", None)
-    if slots is None:
-        slots = asyncio.Semaphore(app.settings.ingest_concurrency)
-        app._ingest_slots = slots
-    return slots
 
 
 def _ttl(hours: int) -> Any:
