@@ -61,3 +61,14 @@ def published_flow(uow: UnitOfWork, flow_key: str) -> tuple[Flow, int] | None:
 
 def flow_from_spec(spec: dict[str, Any], key: str | None = None) -> Flow:
     return parse_flow(spec, key=key)
+
+
+def flow_of(session: Any, flow_key: str, version: int, spec: dict[str, Any]) -> Flow:
+    """A published flow version, parsed once per process."""
+    ck = (str(session.get_bind().url), flow_key, version)
+    found = _flows.get(ck)
+    if found is None:
+        found = parse_flow(spec, key=flow_key)
+        with _lock:
+            _flows[ck] = found
+    return found

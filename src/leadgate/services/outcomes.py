@@ -9,7 +9,7 @@ from typing import Any
 
 from leadgate.domain.errors import Forbidden, InvalidInput
 from leadgate.services import leads as lead_reads
-from leadgate.services import timeline
+from leadgate.services import loads, timeline
 from leadgate.services.principal import Principal
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -36,6 +36,8 @@ def record_outcome(uow: UnitOfWork, principal: Principal, lead_id: int, outcome:
     if reason:
         data["reason"] = reason
     if outcome in CLOSING:
+        loads.lead_status_changed(uow.session, lead.assignee_id, lead.assigned_at,
+                                  lead.status, outcome, now)
         lead.status = outcome
     elif outcome == "qualified":
         data["qualified"] = True

@@ -11,28 +11,26 @@ transaction commits with the assignment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from leadgate.domain.agents import Agent, AgentLoad, Candidate, cap_window_starts
+from leadgate.domain.agents import Agent, Candidate
 from leadgate.domain.decision import Decision
 from leadgate.domain.errors import InvalidConfig
 from leadgate.domain.routing import Flow, decide
-from leadgate.services import catalog, jobs, timeline
+from leadgate.domain.routing.members import flow_members
+from leadgate.services import jobs, loads, snapshot, timeline
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
-OPEN_STATUSES = ("assigned",)
+OPEN_STATUSES = loads.OPEN_STATUSES
 #: Flows with more rules than this store compact traces (full ones cost milliseconds).
 COMPACT_AFTER = 50
-#: Outcomes of leads assigned within this window drive the performance method.
-PERFORMANCE_WINDOW = timedelta(days=30)
-_CAP_WINDOWS = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -47,70 +45,18 @@ def domain_agent(row: m.Agent) -> Agent:
         return Agent(key=row.key, name=row.name, status=row.status, teams=tuple(row.teams or ()))
 
 
-def load_candidates(uow: UnitOfWork, now: datetime) -> list[Candidate]:
-    """Every active agent with its live load (open leads, caps, last assignment)."""
-    s = uow.session
-    rows = list(s.scalars(select(m.Agent).where(m.Agent.active.is_(True)).order_by(m.Agent.key)))
-    open_counts = dict(
-        s.execute(
-            select(m.Lead.assignee_id, func.count())
-            .where(m.Lead.status.in_(OPEN_STATUSES), m.Lead.assignee_id.is_not(None))
-            .group_by(m.Lead.assignee_id)
-        ).all()
-    )
-    last_at = dict(
-        s.execute(
-            select(m.Assignment.agent_id, func.max(m.Assignment.assigned_at)).group_by(
-                m.Assignment.agent_id
-            )
-        ).all()
-    )
-    # conversion over the performance window: won / (won + lost) per agent
-    outcomes: dict[int, tuple[int, int]] = {}
-    for agent_id, won, closed in s.execute(
-        select(m.Lead.assignee_id,
-               func.count().filter(m.Lead.status == "won"),
-               func.count())
-        .where(m.Lead.status.in_(("won", "lost")), m.Lead.assignee_id.is_not(None),
-               m.Lead.assigned_at >= now - PERFORMANCE_WINDOW)
-        .group_by(m.Lead.assignee_id)
-    ).all():
-        outcomes[agent_id] = (int(won), int(closed))
-    candidates = []
-    for row in rows:
-        agent = domain_agent(row)
-        assigned: dict[str, int] = {}
-        caps = agent.capacity or {}
-        if any(k in caps for k in (*_CAP_WINDOWS, "total")):
-            assigned = _window_counts(uow, row.id, agent, now)
-        last = last_at.get(row.id)
-        if last is not None and last.tzinfo is None:
-            from datetime import UTC
+def load_candidates(uow: UnitOfWork, now: datetime, *,
+                    keys: Iterable[str] | None = None, lock: bool = False) -> list[Candidate]:
+    """Active agents (all, or those with ``keys``) with their live load.
 
-            last = last.replace(tzinfo=UTC)
-        candidates.append(
-            Candidate(
-                agent=agent,
-                load=AgentLoad(
-                    open_leads=int(open_counts.get(row.id, 0)),
-                    assigned=assigned,
-                    last_assigned_at=last,
-                    won=outcomes.get(row.id, (0, 0))[0],
-                    closed=outcomes.get(row.id, (0, 0))[1],
-                ),
-            )
-        )
-    return candidates
-
-
-def _window_counts(uow: UnitOfWork, agent_id: int, agent: Agent, now: datetime) -> dict[str, int]:
-    starts = cap_window_starts(agent, now)
-    a = m.Assignment
-    cols = [func.count().label("total")]
-    for window, start in starts.items():
-        cols.append(func.count().filter(a.assigned_at >= start).label(window))
-    row = uow.session.execute(select(*cols).where(a.agent_id == agent_id)).one()
-    return {k: int(v) for k, v in row._mapping.items()}
+    Loads are read by primary key from ``agent_loads`` (see services/loads.py):
+    one statement, whatever the length of history.
+    """
+    snap = snapshot.current(uow.session)
+    infos = ([snap.agents[k] for k in sorted(keys) if k in snap.agents] if keys is not None
+             else list(snap.agents.values()))
+    stored = loads.read(uow.session, [i.id for i in infos], lock=lock)
+    return [Candidate(i.agent, stored[i.id].to_domain(i.agent, now)) for i in infos]
 
 
 def lead_facts(lead: m.Lead, now: datetime) -> dict[str, Any]:
@@ -162,7 +108,7 @@ def route_lead(uow: UnitOfWork, lead: m.Lead, now: datetime, *,
                actor: str | None = None) -> Decision | None:
     """Decide where ``lead`` goes and apply it. Returns None when the campaign has no flow."""
     flow_key = lead.campaign.flow_key
-    published = catalog.published_flow(uow, flow_key) if flow_key else None
+    published = snapshot.current(uow.session).flows.get(flow_key) if flow_key else None
     if published is None:
         _hold(uow, lead, "unassigned", now, reason="the campaign has no published flow")
         return None
@@ -172,27 +118,35 @@ def route_lead(uow: UnitOfWork, lead: m.Lead, now: datetime, *,
 
 def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
                now: datetime, *, actor: str | None = None) -> Decision:
-    state_row = lock_state(uow, flow.key, now)
-    candidates = load_candidates(uow, now)
-    decision = decide(lead_facts(lead, now), flow, candidates, dict(state_row.state or {}), now)
+    state_row = lock_state(uow, flow.key or "", now)
+    facts = lead_facts(lead, now)
+    members = flow_members(flow, snapshot.current(uow.session).roster, facts)
+    candidates = load_candidates(uow, now, keys=members, lock=True)
+    decision = decide(facts, flow, candidates, dict(state_row.state or {}), now)
     state_row.state = jsonable(decision.state)
     state_row.decisions += 1
     state_row.updated_at = now
     lead.flow_key = flow.key
     lead.flow_version = version
-    lead.decision = {
+    lead.decision = decision_record(decision, flow.key or "", version, len(flow.rules), now)
+    apply_decision(uow, lead, decision, now, actor=actor)
+    return decision
+
+
+def decision_record(decision: Decision, flow_key: str, version: int | None, n_rules: int,
+                    now: datetime) -> dict[str, Any]:
+    """What a lead keeps of its routing decision (its ``decision`` column)."""
+    return {
         "outcome": decision.outcome,
         "rule": decision.rule,
         "method": decision.method,
         "summary": decision.trace.summary,
         # long flows store the compact trace: missed rules by name, not in full
-        "trace": jsonable(decision.trace.to_dict(compact=len(flow.rules) > COMPACT_AFTER)),
-        "flow": flow.key,
+        "trace": jsonable(decision.trace.to_dict(compact=n_rules > COMPACT_AFTER)),
+        "flow": flow_key,
         "flow_version": version,
         "decided_at": now.isoformat(),
     }
-    apply_decision(uow, lead, decision, now, actor=actor)
-    return decision
 
 
 def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime, *,
@@ -201,6 +155,8 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
     if decision.outcome == "assigned" and decision.agent:
         agent = s.scalar(select(m.Agent).where(m.Agent.key == decision.agent))
         assert agent is not None, "decide() chose an agent that was not a candidate"
+        if lead.status in loads.OPEN_STATUSES and lead.assignee_id is not None:
+            loads.change_open(s, lead.assignee_id, -1)
         lead.status = "assigned"
         lead.assignee_id = agent.id
         lead.assignee = agent
@@ -213,10 +169,10 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
                 trace=lead.decision or {}, status="active", assigned_at=now,
             )
         )
+        loads.record_assignments(s, [(agent.id, domain_agent(agent), now)])
         timeline.record(uow, lead, "assigned", now, actor=actor or "router",
                         agent=agent.key, rule=decision.rule, method=decision.method,
                         summary=decision.trace.summary)
-        jobs.enqueue(uow, "lead.assigned", {"lead_id": lead.id, "agent": agent.key}, now)
         return
     if decision.outcome == "queued":
         _hold(uow, lead, decision.queue or "unassigned", now, reason=decision.trace.summary,
@@ -234,6 +190,8 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
 
 def _hold(uow: UnitOfWork, lead: m.Lead, queue: str, now: datetime, *, reason: str,
           hold_until: datetime | None = None) -> None:
+    if lead.status in loads.OPEN_STATUSES and lead.assignee_id is not None:
+        loads.change_open(uow.session, lead.assignee_id, -1)
     lead.status = "queued" if queue != "unassigned" else "unassigned"
     lead.queue = queue
     lead.assignee_id = None

@@ -85,23 +85,31 @@ def active_model(uow: UnitOfWork, campaign: m.Campaign) -> Any:
     found = uow.session.execute(select(m.ScoringModelRow.id, m.ScoringModelRow.version).where(
         m.ScoringModelRow.campaign_id == campaign.id, m.ScoringModelRow.active.is_(True))
     ).first()
-    if found is not None:
-        key = (str(uow.session.get_bind().url), campaign.id, found.version)
+    return model_for(uow.session, campaign.id, catalog.campaign_of(campaign),
+                     (found.id, found.version) if found is not None else None)
+
+
+def model_for(session: Any, campaign_id: int, spec: Any,
+              active: tuple[int, int] | None) -> Any:
+    """The model for a campaign given its active stored model (id, version), if any;
+    cached per database, campaign and version."""
+    db = str(session.get_bind().url)
+    if active is not None:
+        key = (db, campaign_id, active[1])
         model = _models.get(key)
         if model is None:
             from leadgate.ml import ScoringModel
 
-            blob = uow.session.scalar(select(m.ScoringModelRow.blob).where(
-                m.ScoringModelRow.id == found.id))
+            blob = session.scalar(select(m.ScoringModelRow.blob).where(
+                m.ScoringModelRow.id == active[0]))
             model = ScoringModel.loads(blob)
             with _lock:
                 _models[key] = model
         return model
-    spec = catalog.campaign_of(campaign)
     name = spec.scoring.model if spec.scoring else None
     if not name:
         return None
-    key = (str(uow.session.get_bind().url), campaign.id, -1)
+    key = (db, campaign_id, -1)
     if key not in _models:
         from leadgate.ml import ModelFormatError, load_model
 

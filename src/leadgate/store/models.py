@@ -313,3 +313,39 @@ class Suppression(Base):
     key: Mapped[str] = mapped_column(String(400), unique=True)
     reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AgentLoadRow(Base):
+    """An agent's live load, kept in the transaction that changes it.
+
+    Routing reads these rows by primary key for the members of the pool being
+    decided, so the cost of a decision never depends on the length of history.
+    Cap windows are (start, count) pairs: a count only applies while its start
+    is the current window's start in the agent's time zone. ``outcomes`` holds
+    won/closed counts per UTC day of assignment for the performance window.
+    """
+
+    __tablename__ = "agent_loads"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True,
+                                          autoincrement=False)
+    open_leads: Mapped[int] = mapped_column(Integer, default=0)
+    assigned_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hour_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hour_n: Mapped[int] = mapped_column(Integer, default=0)
+    day_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    day_n: Mapped[int] = mapped_column(Integer, default=0)
+    week_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    week_n: Mapped[int] = mapped_column(Integer, default=0)
+    month_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    month_n: Mapped[int] = mapped_column(Integer, default=0)
+    outcomes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class ConfigStamp(Base):
+    """A version per configuration area, bumped by database triggers on every
+    change; processes cache parsed configuration until a stamp moves."""
+
+    __tablename__ = "config_stamps"
+    area: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
