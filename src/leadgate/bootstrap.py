@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadgate.config import Settings
+from leadgate.services.group_commit import CaptureRouter
 from leadgate.store.db import make_engine, make_session_factory
 from leadgate.store.uow import UnitOfWork
 
@@ -42,11 +42,14 @@ class App:
     read_session_factory: sessionmaker[Session]
     clock: Clock = utcnow
     wakeup: Wakeup = field(default_factory=Wakeup)
-    #: Bounds the leads this process ingests at once (settings.ingest_concurrency).
-    ingest_slots: asyncio.Semaphore = field(init=False)
+    #: Group commit of the capture path (services/group_commit.py).
+    capture: CaptureRouter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ingest_slots = asyncio.Semaphore(self.settings.ingest_concurrency)
+        self.capture = CaptureRouter(
+            self.uow, lambda: self.clock(),
+            ttl=timedelta(hours=self.settings.idempotency_ttl_hours),
+            max_batch=self.settings.capture_batch_max, after_commit=self.wakeup.notify)
 
     def uow(self) -> UnitOfWork:
         """A unit of work that may write (takes SQLite's write lock at BEGIN)."""
@@ -57,6 +60,7 @@ class App:
         return UnitOfWork(self.read_session_factory)
 
     def close(self) -> None:
+        self.capture.stop()
         self.engine.dispose()
 
 

@@ -29,9 +29,8 @@ class Settings(BaseSettings):
     #: Run the background job worker inside ``serve``.
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(default=0.5, gt=0)
-    #: Leads processed at once per process; more requests wait their turn. Few
-    #: workers keep the routing lock's holder from waiting on Python's GIL.
-    ingest_concurrency: int = Field(default=4, ge=1, le=64)
+    #: Most leads the capture path stores in one transaction (group commit).
+    capture_batch_max: int = Field(default=64, ge=1, le=1000)
     #: Database connection pool size per process (PostgreSQL).
     pool_size: int = 20
     log_level: str = "INFO"

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from leadgate.bootstrap import App
 from leadgate.domain.errors import AuthError
-from leadgate.services import accounts
+from leadgate.services import accounts, security, snapshot
 from leadgate.services.principal import Principal
-from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 
@@ -40,22 +40,32 @@ def bearer_secret(request: Request) -> str | None:
 
 
 class Caller:
-    """The authenticated caller and, for a source key, its source row."""
+    """The authenticated caller; for a source key, the key's hash (re-checked by
+    the capture batch, which sees every change of sources)."""
 
-    def __init__(self, principal: Principal, source: m.Source | None) -> None:
+    def __init__(self, principal: Principal, key_hash: str | None = None) -> None:
         self.principal = principal
-        self.source = source
+        self.key_hash = key_hash
 
 
-def get_caller(request: Request, app: Annotated[App, Depends(get_app)]) -> Caller:
+async def get_caller(request: Request, app: Annotated[App, Depends(get_app)]) -> Caller:
     secret = bearer_secret(request)
     if secret is None:
         raise AuthError("send an API key as 'Authorization: Bearer <key>' or 'X-API-Key'")
-    with app.reader() as uow:
-        principal, source = accounts.resolve_secret(uow, secret)
-        if source is not None:
-            uow.session.expunge(source)
-    return Caller(principal, source)
+    if not secret.startswith(security.USER_TOKEN_PREFIX):
+        # source keys: answered from the cached configuration, no statement
+        digest = security.hash_secret(secret)
+        snap = snapshot.cached_for(app.engine)
+        found = snap.source_for_key(digest) if snap is not None else None
+        if found is not None:
+            return Caller(Principal(kind="source", name=found.key, source_id=found.id), digest)
+
+    def resolve() -> Caller:
+        with app.reader() as uow:
+            principal, source = accounts.resolve_secret(uow, secret)
+        return Caller(principal, security.hash_secret(secret) if source is not None else None)
+
+    return await run_in_threadpool(resolve)
 
 
 def get_user(caller: Annotated[Caller, Depends(get_caller)]) -> Principal:

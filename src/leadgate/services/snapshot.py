@@ -90,6 +90,11 @@ def cached(session: Session) -> Snapshot | None:
     return _cache.get(_db_key(session))
 
 
+def cached_for(engine: Any) -> Snapshot | None:
+    """The last snapshot loaded for the database behind ``engine`` (no statement)."""
+    return _cache.get(str(engine.url))
+
+
 def read_stamps(session: Session) -> dict[str, int]:
     return {a: int(v) for a, v in session.execute(
         select(m.ConfigStamp.area, m.ConfigStamp.version))}

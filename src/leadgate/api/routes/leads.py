@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse
 from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep
 from leadgate.api.errors import PROBLEM
 from leadgate.domain.errors import Forbidden, MalformedRequest
-from leadgate.services import ingest, leads
-from leadgate.store import models as m
+from leadgate.services import capture, leads, snapshot
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -61,31 +60,22 @@ async def create_lead(
     stored. With an `Idempotency-Key` header, a retry with the same key and
     body replays the first answer; the same key with another body gets 409.
     """
-    if caller.source is None:
+    if caller.principal.source_id is None:
         raise Forbidden("leads are submitted with a source API key, not a user token")
     payload = await read_json(request)
-    from starlette.concurrency import run_in_threadpool
-
-    def work() -> ingest.IngestResult:
-        with app.uow() as uow:
-            source = uow.session.get(m.Source, caller.principal.source_id)
-            assert source is not None
-            return ingest.ingest_lead(uow, source, payload, app.clock(),
-                                      idempotency_key=idempotency_key,
-                                      ttl=_ttl(app.settings.idempotency_ttl_hours))
-    async with app.ingest_slots:
-        result = await run_in_threadpool(work)
-    app.wakeup.notify()
+    sub = capture.Submission(source_id=caller.principal.source_id, payload=payload,
+                             received_at=app.clock(), idempotency_key=idempotency_key,
+                             key_hash=caller.key_hash)
+    snap = snapshot.cached_for(app.engine)
+    if snap is not None:
+        capture.prepare(snap, sub)  # qualify here, outside the batch's transaction
+    else:
+        capture.check_payload(payload)
+    result = await app.capture.submit(sub)
     media = PROBLEM if result.status_code >= 400 else "application/json"
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return JSONResponse(result.body, status_code=result.status_code, media_type=media,
                         headers=headers)
-
-
-def _ttl(hours: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(hours=hours)
 
 
 @router.get("", summary="List leads")

@@ -1,0 +1,148 @@
+"""Group commit: one thread per process turns waiting leads into batches.
+
+Requests hand their prepared :class:`Submission` to :meth:`CaptureRouter.submit`
+and wait. The router thread takes whatever has queued up (at most
+``max_batch``), runs :func:`capture.process` on all of it in one transaction
+(one routing lock, one commit), then answers every request. While it waits on
+the database, new requests queue up and form the next batch: under load many
+leads share a commit, and when idle a batch is one lead, so latency does not
+suffer. A 2xx is still only sent after the commit that stored the lead.
+
+If a batch fails as a whole (a lost race on an idempotency key with another
+process, say), its leads are retried one by one, so one bad lead only fails
+its own request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from leadgate.services.capture import DEFER, IngestResult, Submission, process
+from leadgate.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+_Item = tuple[Submission, "Future[IngestResult]"]
+
+
+class CaptureRouter:
+    """The per-process batcher of the capture path."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
+                 *, ttl: timedelta, max_batch: int = 64,
+                 after_commit: Callable[[], None] | None = None) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._ttl = ttl
+        self._max = max_batch
+        self._after_commit = after_commit
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        #: sizes of the batches run so far (tests and the bench read it)
+        self.batches: list[int] = []
+
+    async def submit(self, sub: Submission) -> IngestResult:
+        """Queue ``sub`` and wait for its committed answer."""
+        fut: Future[IngestResult] = Future()
+        self._ensure_started()
+        self._queue.put((sub, fut))
+        return await asyncio.wrap_future(fut)
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    t = threading.Thread(target=self._run, name="leadgate-capture",
+                                         daemon=True)
+                    t.start()
+                    self._thread = t
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        waiting: list[_Item] = []
+        while True:
+            if not waiting:
+                item = self._queue.get()
+                if item is None:
+                    return
+                waiting.append(item)
+            stop = False
+            while len(waiting) < self._max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                waiting.append(item)
+            batch, waiting = waiting[: self._max], waiting[self._max:]
+            try:
+                waiting = self._run_batch(batch) + waiting
+            except BaseException as exc:  # never leave a request hanging
+                log.exception("capture batch failed")
+                for _sub, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+            if stop:
+                for _sub, fut in waiting:
+                    fut.set_exception(RuntimeError("leadgate is shutting down"))
+                return
+
+    def _run_batch(self, batch: list[_Item]) -> list[_Item]:
+        """Run one batch; returns the items deferred to the next one."""
+        subs = [s for s, _ in batch]
+        try:
+            results = self._once(subs)
+        except Exception:
+            if len(subs) == 1:
+                results = [self._single(subs[0])]
+            else:
+                log.info("batch of %d failed as a whole; retrying its leads one by one",
+                         len(subs))
+                results = [self._single(s) for s in subs]
+        self.batches.append(len(subs))
+        if self._after_commit is not None:
+            self._after_commit()
+        deferred = []
+        for (sub, fut), result in zip(batch, results, strict=True):
+            if result is DEFER:
+                deferred.append((sub, fut))
+            elif isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
+        return deferred
+
+    def _once(self, subs: list[Submission]) -> list[Any]:
+        with self._uow() as uow:
+            results = process(uow.session, subs, self._clock(), ttl=self._ttl)
+            uow.commit()
+        return results
+
+    def _single(self, sub: Submission) -> Any:
+        for attempt in range(3):
+            try:
+                return self._once([sub])[0]
+            except IntegrityError as exc:  # lost a race with another process: look again
+                if attempt == 2:
+                    return exc
+            except Exception as exc:
+                log.exception("capture of one lead failed")
+                return exc
+        raise AssertionError("unreachable")
