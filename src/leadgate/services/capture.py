@@ -496,8 +496,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             "flow_version": lead.flow_version, "decision": lead.decision_json,
             "duplicate_of_id": lead.duplicate_of, "via": lead.sub.via,
             "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
-    ids = session.execute(insert(LEADS).returning(LEADS.c.id, sort_by_parameter_order=True),
-                          rows).scalars().all()
+    ids = _insert_leads(session, rows)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
@@ -558,6 +557,17 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
         session.execute(insert(JOBS), jobs)
     if idem:
         session.execute(insert(IDEM), idem)
+
+
+def _insert_leads(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the batch's leads in one statement; their ids in the order given."""
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = insert(LEADS).returning(LEADS.c.id, sort_by_parameter_order=True)
+        return list(session.execute(stmt, rows).scalars())
+    # SQLAlchemy's ordered RETURNING sends SQLite one INSERT per row. One
+    # multi-row INSERT numbers its rows in VALUES order (the next rowid each,
+    # under the write lock this transaction holds), so sorted ids are that order.
+    return sorted(session.execute(insert(LEADS).returning(LEADS.c.id), rows).scalars())
 
 
 def _bind(name: str) -> Any:
