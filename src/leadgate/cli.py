@@ -89,6 +89,19 @@ def db_upgrade(db: DbOpt = None) -> None:
     out.print(f"database at revision {current(app.engine)}")
 
 
+@db_cli.command("rebuild-loads")
+def db_rebuild_loads(db: DbOpt = None) -> None:
+    """Recompute every agent's live load (open leads, caps, outcomes) from history."""
+    from leadgate.services import loads, snapshot
+
+    app = open_app(db)
+    with app.uow() as uow:
+        infos = {a.id: a.agent for a in snapshot.current(uow.session).agents.values()}
+        n = loads.rebuild(uow.session, infos, app.clock())
+        uow.commit()
+    out.print(f"rebuilt the loads of {n} agents")
+
+
 @cli.command()
 def serve(db: DbOpt = None,
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
