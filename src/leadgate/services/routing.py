@@ -142,7 +142,8 @@ def decision_record(decision: Decision, flow_key: str, version: int | None, n_ru
         "method": decision.method,
         "summary": decision.trace.summary,
         # long flows store the compact trace: missed rules by name, not in full
-        "trace": jsonable(decision.trace.to_dict(compact=n_rules > COMPACT_AFTER)),
+        # serialised by the database's JSON encoder (store/db.dumps), no copy made here
+        "trace": decision.trace.to_dict(compact=n_rules > COMPACT_AFTER),
         "flow": flow_key,
         "flow_version": version,
         "decided_at": now.isoformat(),

@@ -2,12 +2,51 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadgate.config import Settings
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, set | frozenset):
+        return sorted(obj, key=str)
+    if isinstance(obj, timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, tuple | list) or (hasattr(obj, "__len__") and hasattr(obj, "__getitem__")):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def dumps(obj: Any) -> str:
+    """JSON for the database's JSON columns: orjson (fast), with datetimes as ISO
+    8601, durations in seconds and any mapping or sequence (lazy traces) as
+    JSON; the standard library is the fallback for what orjson refuses (integers
+    beyond 64 bits)."""
+    try:
+        return orjson.dumps(obj, default=_default, option=_OPTS).decode()
+    except TypeError:
+        return json.dumps(obj, default=_fallback, ensure_ascii=False)
+
+
+def _fallback(obj: Any) -> Any:
+    try:
+        return _default(obj)
+    except TypeError:
+        return str(obj)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -21,6 +60,8 @@ def make_engine(settings: Settings) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=settings.pool_size,
             max_overflow=20,
+            json_serializer=dumps,
+            json_deserializer=orjson.loads,
         )
         _sqlite_setup(engine)
         return engine
@@ -29,6 +70,8 @@ def make_engine(settings: Settings) -> Engine:
         pool_size=settings.pool_size,
         max_overflow=10,
         pool_pre_ping=True,
+        json_serializer=dumps,
+        json_deserializer=orjson.loads,
     )
 
 

@@ -6,8 +6,9 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep
 from leadgate.api.errors import PROBLEM
@@ -53,7 +54,7 @@ async def create_lead(
     app: AppDep,
     caller: CallerDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> JSONResponse:
+) -> Response:
     """Submit one lead as a flat JSON object, authenticated by a source API key.
 
     The answer comes after the lead is committed: a 201 means it is durably
@@ -74,8 +75,8 @@ async def create_lead(
     result = await app.capture.submit(sub)
     media = PROBLEM if result.status_code >= 400 else "application/json"
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return JSONResponse(result.body, status_code=result.status_code, media_type=media,
-                        headers=headers)
+    return Response(orjson.dumps(result.body), status_code=result.status_code,
+                    media_type=media, headers=headers)
 
 
 @router.get("", summary="List leads")
