@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from phonenumbers import geocoder
 from phonenumbers import timezone as phone_tz
 
@@ -83,14 +84,25 @@ class PhoneGeoStep(EnrichmentStep):
         if info is None:
             return {}
         out: dict[str, Any] = {"phone_country": info.region, "phone_type": info.line_type}
-        place = geocoder.description_for_number(info.number, "en")
+        # what description_for_number / time_zones_for_number do, with the number
+        # type computed once at parsing (it is the costly part of both)
+        number = info.number
+        ntype = info.ntype if info.ntype >= 0 else phonenumbers.number_type(number)
+        all_zones: Sequence[str] = ()
+        if ntype == phonenumbers.PhoneNumberType.UNKNOWN:
+            place = ""
+        elif phonenumbers.is_number_type_geographical(ntype, number.country_code or 0):
+            place = geocoder.description_for_valid_number(number, "en")
+            all_zones = phone_tz.time_zones_for_geographical_number(number)
+        else:
+            place = geocoder.country_name_for_number(number, "en")
+            all_zones = phone_tz.time_zones_for_number(number)
         if place:
             out["phone_location"] = place
             region = _region_from_place(place, info.region)
             if region:
                 out["phone_region"] = region
-        zones = [z for z in phone_tz.time_zones_for_number(info.number)
-                 if z != phone_tz.UNKNOWN_TIMEZONE]
+        zones = [z for z in all_zones if z != phone_tz.UNKNOWN_TIMEZONE]
         if len(zones) == 1:
             out["phone_timezone"] = zones[0]
         return out

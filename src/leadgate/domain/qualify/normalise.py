@@ -65,6 +65,8 @@ class PhoneInfo:
     region: str | None
     line_type: str
     number: phonenumbers.PhoneNumber
+    #: phonenumbers' PhoneNumberType, computed once (enrichment reuses it)
+    ntype: int = -1
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,13 @@ def parse_phone(text: str, regions: Sequence[str]) -> PhoneInfo | None:
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
+            ntype = phonenumbers.number_type(number)
             return PhoneInfo(
                 e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
                 region=phonenumbers.region_code_for_number(number),
-                line_type=_LINE_TYPES.get(phonenumbers.number_type(number), "unknown"),
+                line_type=_LINE_TYPES.get(ntype, "unknown"),
                 number=number,
+                ntype=ntype,
             )
     return None
 
