@@ -70,7 +70,7 @@ end
 
 local grid = {}
 for i = 1, 199 do grid[#grid + 1] = i * 0.5 end          -- 0.5 .. 99.5
-for _, p in ipairs({99.6, 99.7, 99.8, 99.9, 99.95, 99.99, 100}) do grid[#grid + 1] = p end
+for _, p in ipairs({99.6, 99.7, 99.8, 99.9, 99.95, 99.99}) do grid[#grid + 1] = p end
 
 function done(summary, latency, requests)
   local bad, wraps, built = 0, 0, 0
@@ -92,6 +92,8 @@ function done(summary, latency, requests)
     for _, p in ipairs(grid) do
       pct[#pct + 1] = string.format("[%g,%d]", p, latency:percentile(p))
     end
+    -- wrk's percentile(100) answers 0; the maximum is the 100th percentile
+    pct[#pct + 1] = string.format("[100,%d]", latency.max)
   end
   local e = summary.errors
   io.write(string.format(
