@@ -258,19 +258,20 @@ class Result:
     p50_ms: float | None = None
     p99_ms: float | None = None
     stored: dict[str, int] = field(default_factory=dict)  # rows written in the measured run
+    failed: int = 0  # pgbench's failed transactions
     notes: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         """No non-2xx, no socket error or timeout, no repeated lead, nothing lost."""
         if self.load is None:
-            return True
+            return self.failed == 0
         stored = sum(self.stored.values()) if self.stored else None
         return (self.load.non2xx == 0 and self.load.socket_errors == 0
                 and self.load.wrapped == 0 and (stored is None or stored >= self.load.ok))
 
     def problems(self) -> list[str]:
-        out = []
+        out = [f"{self.failed} failed transactions"] if self.failed else []
         if self.load is not None:
             if self.load.non2xx:
                 out.append(f"{self.load.non2xx} non-2xx answers {self.load.statuses}")
@@ -488,8 +489,7 @@ def pgbench_case(db_url: str, args: Any, tmp: Path) -> Result:
         result.p50_ms = lat[min(len(lat) - 1, int(0.50 * len(lat)))] / 1000
         result.p99_ms = lat[min(len(lat) - 1, int(0.99 * len(lat)))] / 1000
     result.stored = {"rows": int(processed)}
-    if failed:
-        result.notes.append(f"pgbench: {failed:.0f} failed transactions")
+    result.failed = int(failed)
     return result
 
 
@@ -542,9 +542,14 @@ def goals(results: dict[str, Result], args: Any) -> list[tuple[str, str, str]]:
     return out
 
 
-def render(results: dict[str, Result], args: Any, started: datetime, finished: datetime) -> str:
+def render(results: dict[str, Result], args: Any, started: datetime, finished: datetime,
+           load_before: str) -> str:
     minutes = (finished - started).total_seconds() / 60
-    lines = [
+    lines = []
+    if args.seconds < 20 or args.history != 100_000 or set(results) != set(CASES):
+        lines += ["**Trial run** (shorter, smaller or fewer cases than the defaults): not the "
+                  "figures to quote.", ""]
+    lines += [
         f"Load: wrk (bench/post_leads.lua), {args.connections} connections, "
         f"{args.threads} wrk threads, --timeout {WRK_TIMEOUT}; a {args.warmup:g} s warm-up "
         f"then {args.seconds:g} s measured per case; every request a distinct lead "
@@ -553,7 +558,8 @@ def render(results: dict[str, Result], args: Any, started: datetime, finished: d
         "is their sum, latency percentiles are over all their requests merged. wrk, the "
         "servers and PostgreSQL share this machine's cores. leads/s counts 2xx answers only; "
         "\"stored\" counts the rows the database holds after the measured run settled "
-        f"(includes requests still in flight when wrk stopped). Whole run: {minutes:.1f} min.",
+        f"(includes requests still in flight when wrk stopped). Whole run: {minutes:.1f} min; "
+        f"load average before it: {load_before} (other work on the machine skews the figures).",
         "",
         "| case | leads/s | p50 ms | p99 ms | non-2xx | socket errors / timeouts | stored |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -568,7 +574,7 @@ def render(results: dict[str, Result], args: Any, started: datetime, finished: d
             errs = (f"{r.load.socket_errors - r.load.errors.get('timeout', 0)} / "
                     f"{r.load.errors.get('timeout', 0)}")
         else:
-            non2 = "n/a"
+            non2 = f"{r.failed} failed"
             errs = "n/a"
         stored = ", ".join(f"{k} {v:,}" for k, v in sorted(r.stored.items())) or "—"
         lines.append(f"| {r.label} | {fmt(r.rate, 0)} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)} | "
@@ -617,7 +623,12 @@ def main() -> None:
     if args.connections < args.threads or args.threads > 10:
         ap.error("need threads <= connections and at most 10 threads")
     require_tools(cases)
+    # Ctrl-C and kill (SIGTERM) unwind through the finally blocks, which stop
+    # every server started and drop every database created
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = utcnow()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     tmp = Path(tempfile.mkdtemp(prefix="leadgate-bench-"))
     slots = Slots()
     results: dict[str, Result] = {}
@@ -653,7 +664,7 @@ def main() -> None:
                   + ("" if r.clean else f"; NOT CLEAN: {'; '.join(r.problems())}"), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    body = render(results, args, started, utcnow())
+    body = render(results, args, started, utcnow(), load_before)
     print("\n" + body)
     if not args.no_write:
         command = "python bench/bench_http.py" + "".join(f" {a}" for a in sys.argv[1:])

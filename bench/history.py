@@ -350,7 +350,9 @@ def _rebuild_loads(app: App, now: datetime) -> bool:
     """Call leadgate.services.loads.rebuild(uow, now) when the module exists."""
     try:
         loads = importlib.import_module("leadgate.services.loads")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "leadgate.services.loads":
+            raise  # the module is there but broken: say so
         return False
     rebuild = getattr(loads, "rebuild", None)
     if rebuild is None:
