@@ -25,13 +25,12 @@ History phones are ``+91 90XXXXXXXX`` (slot 00 of bench/post_leads.lua),
 history emails ``h<n>@example.org``, so the measured leads never collide with
 the history in the dedupe window.
 
-After the insert, ``leadgate.services.loads.rebuild(uow, now)`` recomputes the
-per-agent load tables from the history, when that module exists.
+After the insert, ``leadgate.services.loads.rebuild`` recomputes the agents'
+live loads (``agent_loads``) from the history.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 import time
@@ -347,17 +346,12 @@ def seed_history(app: App, n: int, *, now: datetime | None = None,
 
 
 def _rebuild_loads(app: App, now: datetime) -> bool:
-    """Call leadgate.services.loads.rebuild(uow, now) when the module exists."""
-    try:
-        loads = importlib.import_module("leadgate.services.loads")
-    except ModuleNotFoundError as exc:
-        if exc.name != "leadgate.services.loads":
-            raise  # the module is there but broken: say so
-        return False
-    rebuild = getattr(loads, "rebuild", None)
-    if rebuild is None:
-        return False
+    """Recompute the agents' live loads (``agent_loads``) from the seeded history,
+    as ``leadgate db rebuild-loads`` does."""
+    from leadgate.services import loads, snapshot
+
     with app.uow() as uow:
-        rebuild(uow, now)
+        infos = {a.id: a.agent for a in snapshot.current(uow.session).agents.values()}
+        loads.rebuild(uow.session, infos, now)
         uow.commit()
     return True
