@@ -214,3 +214,31 @@ def test_statement_listener_counts(workspace: App, n: int) -> None:
     with statements(workspace) as seen, workspace.reader() as uow:
         uow.session.execute(select(m.Lead.id).limit(1))
     assert len(seen) >= 1 + n
+
+
+def test_waiting_leads_share_one_transaction_and_stay_exact(workspace: App) -> None:
+    from concurrent.futures import Future
+
+    from leadgate.services.group_commit import CaptureRouter
+
+    router = CaptureRouter(workspace.uow, workspace.clock, ttl=timedelta(hours=24))
+    futures: list[Future[Any]] = []
+    for sub in submissions(workspace, 20):  # all waiting before the router starts
+        fut: Future[Any] = Future()
+        router._queue.put((sub, fut))
+        futures.append(fut)
+    router._ensure_started()
+    answers = [f.result(timeout=60) for f in futures]
+    router.stop()
+    assert router.stats() == {"batches": 1, "leads": 20, "largest_batch": 20}
+    assert [a.body["assignee"]["key"] for a in answers] == ["a1", "a2", "a3", "a4"] * 5
+    with workspace.reader() as uow:
+        assert len(uow.session.scalars(select(m.Assignment.id)).all()) == 20
+
+
+def test_healthz_counts_group_commits(workspace: App) -> None:
+    with TestClient(create_app(app=workspace, worker=False)) as client:
+        post_counted(workspace, client, 1)
+        post_counted(workspace, client, 2)
+        capture_stats = client.get("/healthz").json()["capture"]
+    assert capture_stats == {"batches": 2, "leads": 2, "largest_batch": 1}

@@ -48,8 +48,10 @@ class CaptureRouter:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        #: sizes of the batches run so far (tests and the bench read it)
-        self.batches: list[int] = []
+        #: batches run and leads in them, for the mean batch size (``/healthz``)
+        self.batches = 0
+        self.leads = 0
+        self.largest = 0
 
     async def submit(self, sub: Submission) -> IngestResult:
         """Queue ``sub`` and wait for its committed answer."""
@@ -72,6 +74,10 @@ class CaptureRouter:
             self._queue.put(None)
             self._thread.join(timeout)
             self._thread = None
+
+    def stats(self) -> dict[str, int]:
+        """Batches run so far, the leads in them and the largest batch."""
+        return {"batches": self.batches, "leads": self.leads, "largest_batch": self.largest}
 
     def _run(self) -> None:
         waiting: list[_Item] = []
@@ -116,7 +122,9 @@ class CaptureRouter:
                 log.info("batch of %d failed as a whole; retrying its leads one by one",
                          len(subs))
                 results = [self._single(s) for s in subs]
-        self.batches.append(len(subs))
+        self.batches += 1
+        self.leads += len(subs)
+        self.largest = max(self.largest, len(subs))
         if self._after_commit is not None:
             self._after_commit()
         deferred = []
