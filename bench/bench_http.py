@@ -331,6 +331,18 @@ def measure(result: Result, urls: list[str], engine: Engine, table: str, args: A
         print(out, flush=True)
 
 
+def _batches(url: str) -> str:
+    """Mean batch size of one server, from the counters its /healthz reports."""
+    try:
+        c = httpx.get(f"{url}/healthz", timeout=5).json().get("capture") or {}
+    except (httpx.HTTPError, ValueError):
+        return "unknown"
+    if not c.get("batches"):
+        return "no batch counters"
+    return (f"{c['leads']} leads in {c['batches']} transactions, mean "
+            f"{c['leads'] / c['batches']:.1f}, largest {c['largest_batch']}")
+
+
 def log_tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -357,6 +369,8 @@ def leadgate_case(case: str, label: str, db_url: str, processes: int, history: i
         for k in range(processes):
             servers.append(Server(db_url, log=tmp / f"{case}-serve{k}.log"))
         measure(result, [s.url for s in servers], engine, "leads", args, slots, status=True)
+        result.notes.append("group commit (warm-up and measured run, per process): " + "; ".join(
+            _batches(s.url) for s in servers))
     finally:
         for s in servers:
             s.stop()
