@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, String, cast, delete, insert, literal, null, select, union_all
+from sqlalchemy import BigInteger, String, cast, delete, literal, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -45,6 +45,7 @@ from leadgate.services import loads, snapshot
 from leadgate.services.routing import decision_record, jsonable
 from leadgate.services.snapshot import CampaignInfo, Snapshot, SourceInfo
 from leadgate.store import models as m
+from leadgate.store.bulk import insert_rows
 
 MAX_FIELDS = 200
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -496,7 +497,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             "flow_version": lead.flow_version, "decision": lead.decision_json,
             "duplicate_of_id": lead.duplicate_of, "via": lead.sub.via,
             "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
-    ids = _insert_leads(session, rows)
+    ids = insert_rows(session, LEADS, rows, ids=True)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
@@ -538,11 +539,10 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             idem.append({"source_id": lead.source.id, "key": lead.sub.idempotency_key,
                          "body_hash": lead.sub.digest, "status_code": lead.result.status_code,
                          "response": lead.result.body, "created_at": now})
-    session.execute(insert(EVENTS), events)
-    if keys:
-        session.execute(insert(KEYS), keys)
+    insert_rows(session, EVENTS, events)
+    insert_rows(session, KEYS, keys)
     if assignments:
-        session.execute(insert(ASSIGNMENTS), assignments)
+        insert_rows(session, ASSIGNMENTS, assignments)
         loads.record_assignments(session, assigned)
     routed = {x.flow_key for x in leads if x.decision is not None}
     if routed:
@@ -553,21 +553,8 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             [{"k": k, "s": jsonable(states[k or ""]),
               "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
              for k in sorted(routed, key=str)])
-    if jobs:
-        session.execute(insert(JOBS), jobs)
-    if idem:
-        session.execute(insert(IDEM), idem)
-
-
-def _insert_leads(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert the batch's leads in one statement; their ids in the order given."""
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = insert(LEADS).returning(LEADS.c.id, sort_by_parameter_order=True)
-        return list(session.execute(stmt, rows).scalars())
-    # SQLAlchemy's ordered RETURNING sends SQLite one INSERT per row. One
-    # multi-row INSERT numbers its rows in VALUES order (the next rowid each,
-    # under the write lock this transaction holds), so sorted ids are that order.
-    return sorted(session.execute(insert(LEADS).returning(LEADS.c.id), rows).scalars())
+    insert_rows(session, JOBS, jobs)
+    insert_rows(session, IDEM, idem)
 
 
 def _bind(name: str) -> Any:

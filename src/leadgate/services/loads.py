@@ -21,7 +21,7 @@ those rows by primary key (:func:`read`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -110,14 +110,14 @@ def read(db: Session | Connection, agent_ids: Iterable[int], *,
 
 
 def _upsert(db: Session | Connection, rows: list[dict[str, Any]],
-            set_: dict[str, Any]) -> None:
+            set_: Callable[[Any], dict[str, Any]]) -> None:
     if not rows:
         return
     dialect = db.get_bind().dialect.name
     ins = (pg_insert(T) if dialect == "postgresql" else sqlite_insert(T))
-    stmt = ins.on_conflict_do_update(index_elements=[T.c.agent_id], set_=set_(ins.excluded)
-                                     if callable(set_) else set_)
-    db.execute(stmt, rows)
+    stmt = ins.on_conflict_do_update(index_elements=[T.c.agent_id], set_=set_(ins.excluded))
+    # RETURNING makes SQLAlchemy send one multi-row statement (one row per agent)
+    db.execute(stmt.returning(T.c.agent_id), rows)
 
 
 def record_assignments(db: Session | Connection,
@@ -161,7 +161,7 @@ def record_assignments(db: Session | Connection,
             out[f"{w}_start"] = ex[f"{w}_start"]
         return out
 
-    _upsert(db, list(per_agent.values()), set_)  # type: ignore[arg-type]
+    _upsert(db, list(per_agent.values()), set_)
 
 
 def change_open(db: Session | Connection, agent_id: int, delta: int) -> None:
@@ -176,7 +176,7 @@ def change_open(db: Session | Connection, agent_id: int, delta: int) -> None:
                 if db.get_bind().dialect.name == "sqlite"
                 else func.greatest(T.c.open_leads + delta, 0)}
 
-    _upsert(db, [row], set_)  # type: ignore[arg-type]
+    _upsert(db, [row], set_)
 
 
 def _outcome_value(status: str | None) -> tuple[int, int]:
