@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from leadgate.api.errors import allowed_methods
 from leadgate.bootstrap import App
 from leadgate.web import flows, gatekeeper, manage, pages
 from leadgate.web.render import HERE, handle_error
@@ -54,7 +55,10 @@ def _html_for_unknown_console_urls(api: FastAPI) -> None:
         path = request.url.path
         if (path == PREFIX or path.startswith(PREFIX + "/")) \
                 and not path.startswith(PREFIX + "/static/"):
-            return handle_error(request, exc)
+            response = handle_error(request, exc)
+            if getattr(exc, "status_code", None) == 405:
+                response.headers["Allow"] = ", ".join(allowed_methods(request.app, path))
+            return response
         if previous is None:
             raise exc
         result = previous(request, exc)

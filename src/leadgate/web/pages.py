@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from leadgate.api.params import DbId
 from leadgate.domain.errors import AuthError, InvalidInput
 from leadgate.services import accounts, agents, configure, leads, outcomes, review
 from leadgate.web.auth import (
@@ -127,7 +128,7 @@ def leads_table(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ
 
 
 @router.get("/leads/{lead_id}")
-def lead_page(request: Request, lead_id: int, uow: ReaderDep, user: UserDep) -> Response:
+def lead_page(request: Request, lead_id: DbId, uow: ReaderDep, user: UserDep) -> Response:
     """One lead: values, checks, enrichment, consent, decision, timeline, assignments."""
     detail = leads.lead_detail(uow, user.principal, lead_id)
     values = detail.get("values") or {}
@@ -146,7 +147,7 @@ def lead_page(request: Request, lead_id: int, uow: ReaderDep, user: UserDep) -> 
 
 
 @router.post("/leads/{lead_id}/approve")
-def approve_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep) -> Response:
+def approve_lead(lead_id: DbId, uow: WriterDep, core: CoreDep, user: ManagerDep) -> Response:
     """Approve a quarantined lead: it is routed now."""
     review.approve(uow, user.principal, lead_id, core.clock())
     core.wakeup.notify()
@@ -154,7 +155,7 @@ def approve_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep) 
 
 
 @router.post("/leads/{lead_id}/refuse")
-def refuse_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep,
+def refuse_lead(lead_id: DbId, uow: WriterDep, core: CoreDep, user: ManagerDep,
                 note: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Refuse a quarantined lead, with an optional note for the record."""
     review.refuse(uow, user.principal, lead_id, core.clock(), note.strip() or None)
@@ -162,7 +163,7 @@ def refuse_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep,
 
 
 @router.post("/leads/{lead_id}/outcome")
-def record_outcome(lead_id: int, uow: WriterDep, core: CoreDep, user: UserDep,
+def record_outcome(lead_id: DbId, uow: WriterDep, core: CoreDep, user: UserDep,
                    outcome: Annotated[str, Form(max_length=32)],
                    revenue: Annotated[str, Form(max_length=32)] = "",
                    reason: Annotated[str, Form(max_length=500)] = "") -> Response:
