@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadgate.config import Settings
+from leadgate.services.login import LoginGuard
 from leadgate.store.db import make_engine, make_session_factory
 from leadgate.store.uow import UnitOfWork
 
@@ -45,8 +46,16 @@ class App:
     #: Bounds the leads this process ingests at once (settings.ingest_concurrency).
     ingest_slots: asyncio.Semaphore = field(init=False)
 
+    #: Console password logins: throttling and the bounded hashing executor.
+    login_guard: LoginGuard = field(init=False)
+
     def __post_init__(self) -> None:
         self.ingest_slots = asyncio.Semaphore(self.settings.ingest_concurrency)
+        s = self.settings
+        self.login_guard = LoginGuard(
+            per_account=s.login_attempts_per_account, per_address=s.login_attempts_per_address,
+            window_seconds=s.login_window_seconds, hash_concurrency=s.password_hash_concurrency,
+            now=lambda: self.clock().timestamp())
 
     def uow(self) -> UnitOfWork:
         """A unit of work that may write (takes SQLite's write lock at BEGIN)."""
@@ -57,6 +66,7 @@ class App:
         return UnitOfWork(self.read_session_factory)
 
     def close(self) -> None:
+        self.login_guard.close()
         self.engine.dispose()
 
 

@@ -51,10 +51,14 @@ def get_caller(request: Request, app: Annotated[App, Depends(get_app)]) -> Calle
     secret = bearer_secret(request)
     if secret is None:
         raise AuthError("send an API key as 'Authorization: Bearer <key>' or 'X-API-Key'")
+    now = app.clock()
     with app.reader() as uow:
-        principal, source = accounts.resolve_secret(uow, secret)
+        principal, source = accounts.resolve_secret(uow, secret, now)
         if source is not None:
             uow.session.expunge(source)
+    if principal.touch_token_id is not None:
+        with app.uow() as uow:
+            accounts.token_used(uow, principal.touch_token_id, now)
     return Caller(principal, source)
 
 
