@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadgate.config import Settings
 from leadgate.services.group_commit import CaptureRouter
+from leadgate.services.login import LoginGuard
 from leadgate.store.db import make_engine, make_session_factory
 from leadgate.store.uow import UnitOfWork
 
@@ -45,11 +46,19 @@ class App:
     #: Group commit of the capture path (services/group_commit.py).
     capture: CaptureRouter = field(init=False)
 
+    #: Console password logins: throttling and the bounded hashing executor.
+    login_guard: LoginGuard = field(init=False)
+
     def __post_init__(self) -> None:
         self.capture = CaptureRouter(
             self.uow, lambda: self.clock(),
             ttl=timedelta(hours=self.settings.idempotency_ttl_hours),
             max_batch=self.settings.capture_batch_max, after_commit=self.wakeup.notify)
+        s = self.settings
+        self.login_guard = LoginGuard(
+            per_account=s.login_attempts_per_account, per_address=s.login_attempts_per_address,
+            window_seconds=s.login_window_seconds, hash_concurrency=s.password_hash_concurrency,
+            now=lambda: self.clock().timestamp())
 
     def uow(self) -> UnitOfWork:
         """A unit of work that may write (takes SQLite's write lock at BEGIN)."""
@@ -61,6 +70,7 @@ class App:
 
     def close(self) -> None:
         self.capture.stop()
+        self.login_guard.close()
         self.engine.dispose()
 
 

@@ -29,6 +29,8 @@ cli.add_typer(config_cli, name="config")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(import_cli, name="import")
 cli.add_typer(source_cli, name="source")
+token_cli = typer.Typer(help="Personal API tokens.", no_args_is_help=True)
+cli.add_typer(token_cli, name="token")
 score_cli = typer.Typer(help="Learned lead scoring: train, list, switch on.",
                         no_args_is_help=True)
 cli.add_typer(score_cli, name="score")
@@ -45,9 +47,20 @@ DbOpt = Annotated[str | None, typer.Option(
 
 
 def settings_for(db: str | None, **overrides: Any) -> Settings:
+    """The settings; refused ones (e.g. a weak secret in production) end the command
+    with one line saying why, not a traceback."""
+    from pydantic import ValidationError
+
+    from leadgate.config import settings_problem
+
     if db:
         overrides["database_url"] = db if "://" in db else f"sqlite:///{db}"
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err.print(f"error: {settings_problem(exc)}", markup=False, highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 _opened: list[App] = []
@@ -235,6 +248,46 @@ def user_create(email: Annotated[str, typer.Argument(help="Login email.")],
             out.print(f"user {user.email} created with role {user.role}")
     except LeadgateError as exc:
         fail(exc)
+
+
+@user_cli.command("deactivate")
+def user_deactivate(email: Annotated[str, typer.Argument(help="Login email.")],
+                    db: DbOpt = None) -> None:
+    """Deactivate a user: their console sessions end and API tokens stop at once."""
+    from leadgate.services import accounts
+
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            gone = accounts.deactivate_user(uow, email)
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    out.print(f"user {email} deactivated; {gone['sessions']} session(s) ended, "
+              f"{gone['tokens']} token(s) revoked")
+
+
+@token_cli.command("create")
+def token_create(email: Annotated[str, typer.Argument(help="The user's login email.")],
+                 name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+                 expires_days: Annotated[int | None, typer.Option(
+                     help="Stop working after this many days (default: never).")] = None,
+                 db: DbOpt = None) -> None:
+    """Create a personal API token for a user (their first one, typically)."""
+    from leadgate.services import accounts
+
+    app = open_app(db)
+    try:
+        with app.uow() as uow:
+            user = accounts.user_by_email(uow, email)
+            secret = accounts.create_token(uow, user, name, app.clock(),
+                                           expires_days=expires_days)
+            uow.commit()
+    except LeadgateError as exc:
+        fail(exc)
+        return
+    out.print(f"API token {name!r} for {email} (shown once):", highlight=False)
+    sys.stdout.write(secret + "\n")
 
 
 @source_cli.command("rotate-key")

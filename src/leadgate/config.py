@@ -12,6 +12,20 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "leadgate-development-secret-change-me"
+MIN_SECRET_LENGTH = 32
+
+
+def settings_problem(exc: Exception) -> str:
+    """One line saying why the settings were refused (for the CLI, not a traceback)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        parts = []
+        for e in errors():
+            where = ".".join(str(p) for p in e.get("loc", ()))
+            msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(f"LEADGATE_{where.upper()}: {msg}" if where else msg)
+        return "; ".join(parts)
+    return str(exc).splitlines()[0]
 
 
 class Settings(BaseSettings):
@@ -35,15 +49,27 @@ class Settings(BaseSettings):
     pool_size: int = 20
     log_level: str = "INFO"
     log_json: bool = False
-    #: Secure cookies need HTTPS; keep off for the local console.
+    #: Secure cookies need HTTPS; keep off for the local console (always on in production).
     cookie_secure: bool = False
+    #: Console sessions last this long (then log in again); logout ends them at once.
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    #: Console logins: attempts per account and per client address within the window;
+    #: past either, answers are 429 with Retry-After and no password is checked.
+    login_attempts_per_account: int = Field(default=10, ge=1)
+    login_attempts_per_address: int = Field(default=100, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    #: Argon2 password checks running at once (each uses ~64 MiB), on their own threads.
+    password_hash_concurrency: int = Field(default=2, ge=1, le=16)
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError(
-                "LEADGATE_SECRET_KEY must be set to a private random value in production"
-            )
+    def _production_rules(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "LEADGATE_SECRET_KEY must be a private random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters in production (for example the output "
+                    "of: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+            self.cookie_secure = True
         return self
 
     @property

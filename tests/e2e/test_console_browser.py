@@ -61,6 +61,10 @@ def test_manager_follows_a_lead_and_changes_an_agents_status(server: Server,
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # the Content-Security-Policy is in force: count what it blocks (must be nothing)
+            blocked: list[str] = []
+            page.on("console", lambda msg: blocked.append(msg.text)
+                    if "Content Security Policy" in msg.text else None)
             page.goto(f"{server.url}/console/leads")
             expect(page).to_have_url(f"{server.url}/console/login?next=%2Fconsole%2Fleads")
             page.fill("input[name=email]", "boss@example.com")
@@ -95,5 +99,23 @@ def test_manager_follows_a_lead_and_changes_an_agents_status(server: Server,
             page.screenshot(path=str(tmp_path / "console-agents.png"), full_page=True)
             page.reload()
             expect(page.locator("#agent-a2 .badge")).to_have_text("away")
+            # the team filter submits itself (console.js, not an inline handler)
+            page.select_option("select[name=team]", "mumbai")
+            expect(page).to_have_url(f"{server.url}/console/agents?team=mumbai")
+            # My tokens: a first API token, shown once, that works
+            page.click("nav >> text=My tokens")
+            page.fill("input[name=name]", "browser")
+            page.click("#create button[type=submit]")
+            secret = page.locator("#token-secret").inner_text().strip()
+            assert secret.startswith("lg_usr_")
+            me = httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {secret}"},
+                           timeout=10)
+            assert me.status_code == 200 and me.json()["name"] == "boss@example.com"
+            # a confirm() guard from data-confirm: dismissing it keeps the token
+            page.goto(f"{server.url}/console/tokens")
+            page.once("dialog", lambda dialog: dialog.dismiss())
+            page.locator("#tokens button", has_text="Revoke").first.click()
+            expect(page.locator("#tokens")).to_contain_text("browser")
+            assert blocked == []
         finally:
             browser.close()

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from leadgate import __version__
-from leadgate.api import errors
+from leadgate.api import errors, openapi
+from leadgate.api.headers import SecurityHeaders
+from leadgate.api.jsonguard import JsonGuard
 from leadgate.api.limits import BodyLimit
+from leadgate.api.params import guard_params
 from leadgate.api.routes import agents, flows, forms, gatekeeper, leads, system
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
@@ -48,7 +51,10 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     api.state.leadgate = core
     errors.install(api)
     for module in (leads, gatekeeper, agents, flows, forms, system):
-        api.include_router(module.router)
+        api.include_router(module.router, dependencies=[Depends(guard_params)])
     console.install(api, core)
+    openapi.install(api)
+    api.add_middleware(JsonGuard)
     api.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
+    api.add_middleware(SecurityHeaders, hsts=core.settings.cookie_secure)
     return api

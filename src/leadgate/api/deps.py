@@ -61,8 +61,12 @@ async def get_caller(request: Request, app: Annotated[App, Depends(get_app)]) ->
             return Caller(Principal(kind="source", name=found.key, source_id=found.id), digest)
 
     def resolve() -> Caller:
+        now = app.clock()
         with app.reader() as uow:
-            principal, source = accounts.resolve_secret(uow, secret)
+            principal, source = accounts.resolve_secret(uow, secret, now)
+        if principal.touch_token_id is not None:
+            with app.uow() as uow:
+                accounts.token_used(uow, principal.touch_token_id, now)
         return Caller(principal, security.hash_secret(secret) if source is not None else None)
 
     return await run_in_threadpool(resolve)

@@ -18,6 +18,8 @@ problem+json responses in exactly one place (``leadgate.api.errors``)::
     +-- AuthError                      unauthorized   401
     |   +-- Forbidden                  forbidden      403
     +-- RoutingError                   routing_error  422 (a bad flow is refused at save time)
+    +-- UnsupportedMediaType           unsupported_media_type 415
+    +-- TooManyRequests                too_many_requests 429 (retry_after: seconds)
 
 Third-party errors (SQLAlchemy, httpx, YAML) are translated where they enter.
 """
@@ -148,6 +150,27 @@ class Forbidden(AuthError):
 class RoutingError(LeadgateError):
     code = "routing_error"
     status = 422
+
+
+class UnsupportedMediaType(LeadgateError):
+    """The body is not of a type the endpoint reads (e.g. not application/json)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class TooManyRequests(LeadgateError):
+    """Too many attempts; ``retry_after`` says in how many seconds to try again."""
+
+    code = "too_many_requests"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(retry_after))
+
+    def details(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
 
 
 def path_join(base: str, key: str | int) -> str:

@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import select
 
 from leadgate.domain.errors import InvalidInput, LeadgateError, NotFound
+from leadgate.services import textsafety
+from leadgate.services.csvsafe import safe_row
 from leadgate.services.ingest import ingest_lead
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -53,11 +55,11 @@ class ImportReport:
             cols.extend(k for k in r.values if k not in cols)
         with path.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(["row", "reason_codes", "messages", *cols])
+            w.writerow(safe_row(["row", "reason_codes", "messages", *cols]))
             for r in self.rejected:
-                w.writerow([r.row, ";".join(x["code"] for x in r.reasons),
-                            " | ".join(x["message"] for x in r.reasons),
-                            *[r.values.get(c, "") for c in cols]])
+                w.writerow(safe_row([r.row, ";".join(x["code"] for x in r.reasons),
+                                     " | ".join(x["message"] for x in r.reasons),
+                                     *[r.values.get(c, "") for c in cols]]))
 
 
 def read_rows(name: str, data: bytes) -> tuple[list[str], Iterator[dict[str, Any]], int]:
@@ -111,6 +113,7 @@ def import_rows(uow_factory: Callable[[], UnitOfWork], source_key: str,
                    if v is not None and not (isinstance(v, str) and not v.strip())}
         report.total += 1
         try:
+            payload = textsafety.clean(payload)
             with uow_factory() as uow:
                 src = uow.session.get(m.Source, source_id)
                 assert src is not None

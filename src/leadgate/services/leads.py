@@ -4,7 +4,7 @@ timeline and decision trace. An agent only ever sees their own leads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -61,14 +61,19 @@ def list_leads(uow: UnitOfWork, principal: Principal, f: LeadFilter) -> dict[str
         stmt = stmt.where(m.Lead.assignee_id.in_(
             select(m.Agent.id).where(m.Agent.key == f.assignee)))
     if f.since:
-        stmt = stmt.where(m.Lead.created_at >= f.since)
+        stmt = stmt.where(m.Lead.created_at >= _aware(f.since))
     if f.until:
-        stmt = stmt.where(m.Lead.created_at < f.until)
+        stmt = stmt.where(m.Lead.created_at < _aware(f.until))
     total = uow.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = uow.session.scalars(
         stmt.order_by(m.Lead.id.desc()).limit(f.limit).offset(f.offset)).unique()
     items = [{**lead_summary(lead), "name": display_name(lead)} for lead in rows]
     return {"items": items, "total": total, "limit": f.limit, "offset": f.offset}
+
+
+def _aware(when: datetime) -> datetime:
+    """A time without an offset is read as UTC (as the API documents)."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def display_name(lead: m.Lead) -> str:

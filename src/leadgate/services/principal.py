@@ -17,6 +17,8 @@ class Principal:
     user_id: int | None = None
     agent_id: int | None = None
     source_id: int | None = None
+    #: The personal API token used, when it is due a ``last_used_at`` update.
+    touch_token_id: int | None = None
 
     @property
     def is_manager(self) -> bool:

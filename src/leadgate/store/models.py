@@ -139,6 +139,7 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user: Mapped[User] = relationship(lazy="joined")
 
 
@@ -349,3 +350,17 @@ class ConfigStamp(Base):
     __tablename__ = "config_stamps"
     area: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ConsoleSession(Base):
+    """A logged-in console session; the signed cookie holds only a random id whose
+    SHA-256 is ``token_hash``. Deleting the row ends the session everywhere."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,8 +1,10 @@
 """Console sessions: who is logged in, and the per-session CSRF token.
 
-The session is Starlette's signed cookie (``SessionMiddleware``); it holds only
-the user id and the CSRF token. The user row is re-read on every request, so a
-deactivated user or a changed role takes effect at once.
+The cookie is Starlette's signed session (``SessionMiddleware``); it holds only
+a random session id (``sid``) and the CSRF token. The session itself is a row
+of ``console_sessions`` (keyed by the id's SHA-256): logging out or
+deactivating the user deletes it, so a copied cookie stops working at once.
+The user row is re-read on every request, so a changed role takes effect at once.
 """
 
 from __future__ import annotations
@@ -83,12 +85,17 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def rotate_session(request: Request, user_id: int | None) -> None:
-    """Start a fresh session (at login and logout): new CSRF token, new user id."""
+def rotate_session(request: Request, session_id: str | None) -> None:
+    """Start a fresh cookie (at login and logout): new CSRF token, new session id."""
     request.session.clear()
-    if user_id is not None:
-        request.session["uid"] = user_id
+    if session_id is not None:
+        request.session["sid"] = session_id
     csrf_token(request)
+
+
+def session_id(request: Request) -> str | None:
+    sid = request.session.get("sid")
+    return sid if isinstance(sid, str) and 20 <= len(sid) <= 100 else None
 
 
 async def check_csrf(request: Request) -> None:
@@ -111,17 +118,17 @@ async def check_csrf(request: Request) -> None:
                           "reload the page and try again")
 
 
-def _load_user(uow: UnitOfWork, user_id: Any) -> m.User | None:
-    if not isinstance(user_id, int):
+def _load_user(request: Request, uow: UnitOfWork) -> m.User | None:
+    sid = session_id(request)
+    if sid is None:
         return None
-    user = uow.session.get(m.User, user_id)
-    return user if user is not None and user.active else None
+    return accounts.session_user(uow, sid, core_app(request).clock())
 
 
 def optional_user(request: Request,
                   uow: Annotated[UnitOfWork, Depends(reader)]) -> ConsoleUser | None:
     """The logged-in user, or None."""
-    user = _load_user(uow, request.session.get("uid"))
+    user = _load_user(request, uow)
     if user is None:
         return None
     return ConsoleUser(principal=accounts.principal_for_user(user), user_id=user.id,
@@ -133,8 +140,8 @@ def current_user(request: Request,
                  user: Annotated[ConsoleUser | None, Depends(optional_user)]) -> ConsoleUser:
     """The logged-in user; anyone else is sent to the login page."""
     if user is None:
-        if request.session.get("uid") is not None:
-            request.session.pop("uid", None)
+        if request.session.get("sid") is not None:
+            request.session.pop("sid", None)
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query

@@ -15,8 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from leadgate.api.errors import allowed_methods
 from leadgate.bootstrap import App
-from leadgate.web import flows, gatekeeper, manage, pages
+from leadgate.web import accounts, flows, gatekeeper, manage, pages
 from leadgate.web.render import HERE, handle_error
 
 SESSION_COOKIE = "leadgate_console"
@@ -35,7 +36,7 @@ def install(api: FastAPI, core: App) -> None:
         max_age=SESSION_MAX_AGE,
         path=PREFIX,
         same_site="lax",
-        https_only=core.settings.cookie_secure,
+        https_only=core.settings.cookie_secure,  # always on in production
     )
     api.mount(f"{PREFIX}/static", StaticFiles(directory=str(HERE / "static")),
               name="console-static")
@@ -43,6 +44,7 @@ def install(api: FastAPI, core: App) -> None:
     api.include_router(manage.router)
     api.include_router(flows.router)
     api.include_router(gatekeeper.router)
+    api.include_router(accounts.router)
     _html_for_unknown_console_urls(api)
 
 
@@ -54,7 +56,10 @@ def _html_for_unknown_console_urls(api: FastAPI) -> None:
         path = request.url.path
         if (path == PREFIX or path.startswith(PREFIX + "/")) \
                 and not path.startswith(PREFIX + "/static/"):
-            return handle_error(request, exc)
+            response = handle_error(request, exc)
+            if getattr(exc, "status_code", None) == 405:
+                response.headers["Allow"] = ", ".join(allowed_methods(request.app, path))
+            return response
         if previous is None:
             raise exc
         result = previous(request, exc)

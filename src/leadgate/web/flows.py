@@ -15,9 +15,10 @@ import yaml
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from leadgate.api.params import MAX_ID
 from leadgate.domain.errors import InvalidConfig, InvalidInput, NotFound
 from leadgate.domain.routing import vocabulary
-from leadgate.services import flows
+from leadgate.services import flows, textsafety
 from leadgate.web.auth import ConsoleUser, CoreDep, ManagerDep, ReaderDep, WriterDep, check_csrf
 from leadgate.web.render import ConsoleRoute, parse_yaml_mapping, render
 
@@ -162,7 +163,7 @@ def publish_flow(key: str, uow: WriterDep, core: CoreDep, user: ManagerDep) -> R
 
 @router.post("/flows/{key}/restore")
 def restore_flow(key: str, uow: WriterDep, core: CoreDep, user: ManagerDep,
-                 version: Annotated[int, Form(ge=1)]) -> Response:
+                 version: Annotated[int, Form(ge=1, le=MAX_ID)]) -> Response:
     """Publish an earlier version again (as a new version)."""
     flows.restore(uow, user.principal, key, version, core.clock())
     core.wakeup.notify()
@@ -178,7 +179,8 @@ def _parse_lead(text: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not data:
         raise InvalidInput("give the lead as JSON or as key: value lines (one per line)",
                            code="invalid_request")
-    return {str(k): v for k, v in data.items()}
+    facts: dict[str, Any] = textsafety.clean({str(k): v for k, v in data.items()})
+    return facts
 
 
 @router.post("/flows/{key}/test")
@@ -194,7 +196,7 @@ def test_flow(request: Request, key: str, uow: ReaderDep, core: CoreDep, user: M
             raise InvalidInput("choose draft or published", code="invalid_request")
         ident = lead_id.strip().lstrip("#")
         if ident:
-            if not ident.isdigit():
+            if not ident.isdigit() or int(ident) > MAX_ID:
                 raise InvalidInput(f"lead id {lead_id!r} is not a number",
                                    code="invalid_request")
             result = flows.try_lead(uow, user.principal, key, core.clock(),

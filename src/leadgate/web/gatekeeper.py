@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from leadgate.api.params import DbId
 from leadgate.domain.errors import InvalidInput, NotFound
 from leadgate.services import leads, review, suppressions
 from leadgate.web.auth import ConsoleUser, CoreDep, ManagerDep, ReaderDep, WriterDep, check_csrf
@@ -116,7 +117,7 @@ def _done(request: Request) -> Response:
 
 
 @router.post("/quarantine/{lead_id}/approve")
-def approve(request: Request, lead_id: int, uow: WriterDep, core: CoreDep,
+def approve(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDep,
             user: ManagerDep) -> Response:
     """Approve a quarantined lead: it is routed now."""
     review.approve(uow, user.principal, lead_id, core.clock())
@@ -125,7 +126,7 @@ def approve(request: Request, lead_id: int, uow: WriterDep, core: CoreDep,
 
 
 @router.post("/quarantine/{lead_id}/refuse")
-def refuse(request: Request, lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep,
+def refuse(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDep, user: ManagerDep,
            note: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Refuse a quarantined lead, with an optional note."""
     review.refuse(uow, user.principal, lead_id, core.clock(), note.strip() or None)

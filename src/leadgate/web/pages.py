@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
-from leadgate.domain.errors import AuthError, InvalidInput
+from leadgate.api.params import DbId
+from leadgate.domain.errors import AuthError, InvalidInput, TooManyRequests
 from leadgate.services import accounts, agents, configure, leads, outcomes, review
+from leadgate.services.login import LoginCandidate
 from leadgate.web.auth import (
     ConsoleUser,
     CoreDep,
@@ -21,6 +25,7 @@ from leadgate.web.auth import (
     optional_user,
     rotate_session,
     safe_next,
+    session_id,
 )
 from leadgate.web.render import ConsoleRoute, is_htmx, render
 
@@ -49,23 +54,48 @@ def login_form(request: Request,
 
 
 @router.post("/login")
-def login(request: Request, uow: ReaderDep, email: Annotated[str, Form(max_length=320)] = "",
-          password: Annotated[str, Form(max_length=1000)] = "",
-          next: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    """Check email and password; on success start a fresh session."""
+async def login(request: Request, core: CoreDep,
+                email: Annotated[str, Form(max_length=320)] = "",
+                password: Annotated[str, Form(max_length=1000)] = "",
+                next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """Check email and password (throttled, see ``services/login.py``); on
+    success start a fresh server-side session."""
+    address = request.client.host if request.client else "unknown"
+
+    async def lookup(account: str) -> LoginCandidate | None:
+        def find() -> LoginCandidate | None:
+            with core.reader() as uow:
+                return accounts.find_login(uow, account)
+        return await run_in_threadpool(find)
+
+    ctx = {"next": safe_next(next), "email": email}
     try:
-        user = accounts.authenticate_password(uow, email, password)
-    except AuthError:
+        user_id = await core.login_guard.attempt(email, password, address, lookup)
+    except TooManyRequests as exc:
+        minutes = -(-exc.retry_after // 60)
+        wait = f"{minutes} minute{'s' if minutes != 1 else ''}" if exc.retry_after > 60 \
+            else f"{exc.retry_after} second{'s' if exc.retry_after != 1 else ''}"
         return render(request, "login.html",
-                      {"next": safe_next(next), "email": email,
-                       "error": "Wrong email or password."}, status_code=200)
-    rotate_session(request, user.id)
+                      {**ctx, "error": f"Too many login attempts. Try again in {wait}."},
+                      status_code=429, headers={"Retry-After": str(exc.retry_after)})
+    except AuthError:
+        return render(request, "login.html", {**ctx, "error": "Wrong email or password."},
+                      status_code=200)
+
+    def start() -> str:
+        with core.uow() as uow:
+            return accounts.start_session(uow, user_id, core.clock(),
+                                          timedelta(hours=core.settings.session_hours))
+    rotate_session(request, await run_in_threadpool(start))
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    """End the session."""
+def logout(request: Request, uow: WriterDep) -> Response:
+    """End the session: its row is deleted, so a copy of the cookie stops working."""
+    sid = session_id(request)
+    if sid is not None:
+        accounts.end_session(uow, sid)
     rotate_session(request, None)
     return RedirectResponse("/console/login", status_code=303)
 
@@ -127,7 +157,7 @@ def leads_table(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ
 
 
 @router.get("/leads/{lead_id}")
-def lead_page(request: Request, lead_id: int, uow: ReaderDep, user: UserDep) -> Response:
+def lead_page(request: Request, lead_id: DbId, uow: ReaderDep, user: UserDep) -> Response:
     """One lead: values, checks, enrichment, consent, decision, timeline, assignments."""
     detail = leads.lead_detail(uow, user.principal, lead_id)
     values = detail.get("values") or {}
@@ -146,7 +176,7 @@ def lead_page(request: Request, lead_id: int, uow: ReaderDep, user: UserDep) -> 
 
 
 @router.post("/leads/{lead_id}/approve")
-def approve_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep) -> Response:
+def approve_lead(lead_id: DbId, uow: WriterDep, core: CoreDep, user: ManagerDep) -> Response:
     """Approve a quarantined lead: it is routed now."""
     review.approve(uow, user.principal, lead_id, core.clock())
     core.wakeup.notify()
@@ -154,7 +184,7 @@ def approve_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep) 
 
 
 @router.post("/leads/{lead_id}/refuse")
-def refuse_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep,
+def refuse_lead(lead_id: DbId, uow: WriterDep, core: CoreDep, user: ManagerDep,
                 note: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Refuse a quarantined lead, with an optional note for the record."""
     review.refuse(uow, user.principal, lead_id, core.clock(), note.strip() or None)
@@ -162,7 +192,7 @@ def refuse_lead(lead_id: int, uow: WriterDep, core: CoreDep, user: ManagerDep,
 
 
 @router.post("/leads/{lead_id}/outcome")
-def record_outcome(lead_id: int, uow: WriterDep, core: CoreDep, user: UserDep,
+def record_outcome(lead_id: DbId, uow: WriterDep, core: CoreDep, user: UserDep,
                    outcome: Annotated[str, Form(max_length=32)],
                    revenue: Annotated[str, Form(max_length=32)] = "",
                    reason: Annotated[str, Form(max_length=500)] = "") -> Response:

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
+from leadgate.api.params import MAX_ID
 from leadgate.domain.routing import vocabulary
 from leadgate.services import flows
 
@@ -24,7 +25,8 @@ class FlowSpec(BaseModel):
 class TestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lead: dict[str, Any] | None = Field(default=None, description="Lead facts, inline")
-    lead_id: int | None = Field(default=None, description="Or an existing lead")
+    lead_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                                 description="Or an existing lead")
     version: Literal["draft", "published"] = "published"
 
 
@@ -38,7 +40,7 @@ class SimulateRequest(BaseModel):
 
 class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_ID)
 
 
 @router.get("/v1/vocabulary", summary="Operators, methods, pool attributes and lead facts")

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from leadgate.api.deps import AppDep
 from leadgate.domain.errors import NotFound
-from leadgate.services import ingest
+from leadgate.services import ingest, textsafety
 from leadgate.store import models as m
 
 router = APIRouter(tags=["forms"])
@@ -38,7 +38,12 @@ async def form_post(form_key: str, request: Request, app: AppDep) -> Response:
             if source is None:
                 raise NotFound(f"no form {form_key!r}")
             redirect = source.form_redirect
-            result = ingest.ingest_lead(uow, source, payload, app.clock(), via="form",
+            try:
+                fields = textsafety.clean(payload)
+            except textsafety.InvalidBody as exc:
+                body = {"code": exc.code, "detail": exc.message, **exc.details()}
+                return ingest.IngestResult(422, body, None), redirect
+            result = ingest.ingest_lead(uow, source, fields, app.clock(), via="form",
                                         idempotency_key=key if isinstance(key, str) else None)
             return result, redirect
 

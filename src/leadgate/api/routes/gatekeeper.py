@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
+from leadgate.api.params import DbId
 from leadgate.services import outcomes, review, suppressions
 from leadgate.services.ingest import lead_summary
 
@@ -56,21 +57,21 @@ def delete_suppression(value: str, uow: UowDep, user: UserDep) -> dict[str, Any]
 
 
 @router.post("/v1/leads/{lead_id}/approve", summary="Approve a quarantined lead (it is routed)")
-def approve_lead(lead_id: int, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
+def approve_lead(lead_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
     lead = review.approve(uow, user, lead_id, app.clock())
     app.wakeup.notify()
     return lead_summary(lead)
 
 
 @router.post("/v1/leads/{lead_id}/refuse", summary="Refuse a quarantined lead")
-def refuse_lead(lead_id: int, body: RefuseBody, uow: UowDep, user: UserDep,
+def refuse_lead(lead_id: DbId, body: RefuseBody, uow: UowDep, user: UserDep,
                 app: AppDep) -> dict[str, Any]:
     return lead_summary(review.refuse(uow, user, lead_id, app.clock(), body.note))
 
 
 @router.post("/v1/leads/{lead_id}/outcome", summary="Post an outcome: contacted, qualified, "
              "won (with revenue), lost (with reason)")
-def post_outcome(lead_id: int, body: OutcomeBody, uow: UowDep, user: UserDep,
+def post_outcome(lead_id: DbId, body: OutcomeBody, uow: UowDep, user: UserDep,
                  app: AppDep) -> dict[str, Any]:
     """An agent may post outcomes on their own leads; managers on any."""
     lead = outcomes.record_outcome(uow, user, lead_id, body.outcome, app.clock(),

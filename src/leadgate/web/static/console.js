@@ -1,4 +1,16 @@
-// leadgate console: show HTMX request errors in the flash bar (htmx does not swap 4xx/5xx).
+// leadgate console behaviour. No inline scripts or handlers anywhere (the
+// Content-Security-Policy allows only this file and htmx): forms with
+// data-confirm ask first, selects with data-autosubmit submit their form.
+document.addEventListener("submit", function (evt) {
+  var form = evt.target;
+  var question = form && form.getAttribute && form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) { evt.preventDefault(); }
+}, true);
+document.addEventListener("change", function (evt) {
+  var el = evt.target;
+  if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) { el.form.submit(); }
+});
+// Show HTMX request errors in the flash bar (htmx does not swap 4xx/5xx).
 document.addEventListener("htmx:responseError", function (evt) {
   var xhr = evt.detail.xhr;
   var msg = xhr.getResponseHeader("X-Console-Message");
