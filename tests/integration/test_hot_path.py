@@ -242,3 +242,63 @@ def test_healthz_counts_group_commits(workspace: App) -> None:
         post_counted(workspace, client, 2)
         capture_stats = client.get("/healthz").json()["capture"]
     assert capture_stats == {"batches": 2, "leads": 2, "largest_batch": 1}
+
+
+def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.postgres
+def test_the_batch_lookup_reads_only_the_keys_it_asks_for(pg_url: str) -> None:
+    """Rows scanned, not time: with 5,000 leads of history the lookup statement
+    (stamps, do-not-contact, dedupe, idempotency) reads a handful of rows."""
+    from tests.conftest import apply_setup, make_app
+
+    app = make_app(pg_url)
+    try:
+        apply_setup(app)
+        seed_history(app, 5000)
+        with app.uow() as uow:  # big enough that reading every row would be a plan choice
+            uow.session.execute(insert(m.Suppression), [
+                {"key": f"phone:+9196{i:08d}", "created_at": app.clock()} for i in range(20000)])
+            uow.session.execute(insert(m.IdempotencyKey), [
+                {"source_id": 1, "key": f"old{i}", "body_hash": "x", "status_code": 201,
+                 "response": {}, "created_at": app.clock()} for i in range(20000)])
+            lead_id = uow.session.scalar(select(m.Lead.id).limit(1))
+            uow.session.execute(insert(m.DedupeKey), [  # all inside the dedupe window
+                {"campaign_id": 1, "key": f"email:h{i}@example.org", "lead_id": lead_id,
+                 "created_at": app.clock() - timedelta(days=1)} for i in range(20000)])
+            uow.commit()
+        subs = submissions(app, 8, base=300)
+        for i, s in enumerate(subs):
+            s.idempotency_key = f"k{i}"
+        seen: list[tuple[str, Any]] = []
+
+        def keep(conn: Any, cursor: Any, stmt: str, params: Any, ctx: Any, many: bool) -> None:
+            if "AS kind" in stmt:
+                seen.append((stmt, params))
+
+        event.listen(app.engine, "before_cursor_execute", keep)
+        try:
+            run_batch(app, subs)
+        finally:
+            event.remove(app.engine, "before_cursor_execute", keep)
+        (stmt, params), = seen
+        with app.engine.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + stmt, params)
+            plan = cur.fetchone()[0][0]["Plan"]
+        read: dict[str, int] = {}
+        for node in _plan_nodes(plan):
+            table = node.get("Relation Name")
+            if table:
+                read[table] = (read.get(table, 0) + node["Actual Rows"] * node["Actual Loops"]
+                               + node.get("Rows Removed by Filter", 0)
+                               + node.get("Rows Removed by Index Recheck", 0))
+        assert read.get("dedupe_keys", 0) <= 16, read  # 8 leads x (phone, email)
+        assert read.get("idempotency_keys", 0) <= 8, read
+        assert read.get("suppressions", 0) <= 16, read
+    finally:
+        app.close()

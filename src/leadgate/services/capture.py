@@ -272,7 +272,7 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
         if more:
             locked.update(_lock(session, more, now))
             found = _lookup(session, leads, now)
-    replays: dict[int, tuple[int, Submission]] = {}
+    replays: dict[int, int] = {}  # submission index -> stored idempotency row
     seen_keys: set[tuple[int, str]] = set()
     seen_idem: set[tuple[int, str]] = set()
     expired: list[int] = []
@@ -291,7 +291,7 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
                         "this Idempotency-Key was already used with a different body; "
                         "use a new key for a different lead")
                 else:
-                    replays[i] = (row[0], sub)
+                    replays[i] = row[0]
                 continue
             if ik in seen_idem:
                 out[i] = DEFER
@@ -311,8 +311,8 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
     if replays:
         stored = {rid: (code, body) for rid, code, body in session.execute(
             select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)
-            .where(IDEM.c.id.in_(sorted({r[0] for r in replays.values()}))))}
-        for i, (rid, _sub) in replays.items():
+            .where(IDEM.c.id.in_(sorted(set(replays.values())))))}
+        for i, rid in replays.items():
             code, body = stored[rid]
             out[i] = IngestResult(code, body, body.get("id"), replayed=True)
     for lead in kept:

@@ -298,7 +298,7 @@ class DedupeKey(Base):
     """One row per dedupe key of an accepted lead, looked up within the window."""
 
     __tablename__ = "dedupe_keys"
-    __table_args__ = (Index("ix_dedupe_keys_lookup", "campaign_id", "key", "created_at"),)
+    __table_args__ = (Index("ix_dedupe_keys_key", "key", "campaign_id", "created_at"),)
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     key: Mapped[str] = mapped_column(String(400))

@@ -2,6 +2,7 @@
 
 * ``agent_loads``: one row per agent, kept by the transactions that assign or
   close leads, read by primary key when routing (filled here from history);
+* ``dedupe_keys`` is indexed key first, so its lookup is a probe per key;
 * ``config_stamps``: a version per configuration area, bumped by triggers on
   every change of sources, campaigns, flows, agents or scoring models, so each
   process can cache parsed configuration and know in one read that it is
@@ -59,6 +60,10 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("area", name="pk_config_stamps"),
     )
+    # dedupe lookups probe by key: with the key first, no planner estimate can
+    # turn the lookup into a scan of every key of the campaign in the window
+    op.drop_index("ix_dedupe_keys_lookup", table_name="dedupe_keys")
+    op.create_index("ix_dedupe_keys_key", "dedupe_keys", ["key", "campaign_id", "created_at"])
     stamps = sa.table("config_stamps", sa.column("area"), sa.column("version"))
     op.bulk_insert(stamps, [{"area": a, "version": 1} for a in AREAS]
                    + [{"area": "instance", "version": secrets.randbits(62)}])
@@ -108,3 +113,5 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS leadgate_bump_stamp()")
     op.drop_table("config_stamps")
     op.drop_table("agent_loads")
+    op.drop_index("ix_dedupe_keys_key", table_name="dedupe_keys")
+    op.create_index("ix_dedupe_keys_lookup", "dedupe_keys", ["campaign_id", "key", "created_at"])
