@@ -93,6 +93,8 @@ class Agent:
     time_off: tuple[tuple[datetime, datetime], ...] = ()
     capacity: Mapping[str, int] = field(default_factory=dict)
     _schedule: WeekSchedule | None = field(init=False, repr=False, compare=False, default=None)
+    _limits: tuple[tuple[str, str | None, int], ...] = field(
+        init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -104,6 +106,13 @@ class Agent:
             raise InvalidConfig(f"unknown time zone {self.timezone!r}", path="timezone") from None
         if self.working_hours is not None:
             object.__setattr__(self, "_schedule", parse_working_hours(self.working_hours))
+        cap = self.capacity
+        if cap:
+            limits: list[tuple[str, str | None, int]] = (
+                [("at_capacity", None, cap["open"])] if cap.get("open") is not None else [])
+            limits += [(f"cap_{k}", w, cap[k]) for k, w in CAP_WINDOWS.items()
+                       if cap.get(k) is not None]
+            object.__setattr__(self, "_limits", tuple(limits))
 
     @property
     def label(self) -> str:
@@ -119,6 +128,12 @@ class Agent:
     def schedule(self) -> WeekSchedule | None:
         """Parsed working hours; None means always working."""
         return self._schedule
+
+    @property
+    def limits(self) -> tuple[tuple[str, str | None, int], ...]:
+        """Capacity as ``(reason code, AgentLoad.assigned window, limit)`` in the order of
+        ``CAPACITY_KEYS``; the window of ``open`` is None (it counts ``open_leads``)."""
+        return self._limits
 
     # -- time rules ---------------------------------------------------------------------
     def is_working(self, now: datetime) -> bool:

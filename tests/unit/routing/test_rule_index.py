@@ -55,10 +55,11 @@ def test_trace_lists_every_rule_tried_with_a_short_reason_for_misses() -> None:
     assert d.trace.summary.startswith("Went to Ana: rule 'Rest' matched")
 
 
-def test_compact_trace_lists_missed_rules_by_name_only() -> None:
+def test_compact_trace_lists_missed_rules_as_index_ranges() -> None:
     f = flow({"name": "Never", "when": {"field": "city", "eq": "Delhi"}, "to": {"agent": "ana"}},
              {"name": "Rest", "to": {"agent": "ana"}})
     d = decide({"city": "Pune"}, f, [cand("ana")], {}, NOW)
-    rules = d.trace.to_dict(compact=True)["rules"]
-    assert rules[0] == {"index": 0, "name": "Never", "matched": False}
-    assert rules[1]["members"][0]["agent"] == "ana"
+    t = d.trace.to_dict(compact=True)
+    assert t["missed"] == [[0, 0]]
+    assert [(r["index"], r["name"], r["matched"]) for r in t["rules"]] == [(1, "Rest", True)]
+    assert t["rules"][0]["members"][0]["agent"] == "ana"

@@ -54,7 +54,8 @@ class Roster(Sequence[Candidate]):
         self._items: Sequence[Candidate] = tuple(candidates) if index else candidates
         self._index = index
         self._by_key: dict[str, Candidate] | None = None
-        self._by_team: dict[str, list[Candidate]] | None = None
+        self._by_team: dict[str, tuple[Candidate, ...]] | None = None
+        self._sorted: tuple[Candidate, ...] | None = None
 
     @overload
     def __getitem__(self, i: int) -> Candidate: ...
@@ -75,18 +76,35 @@ class Roster(Sequence[Candidate]):
             self._by_key = {c.agent.key: c for c in self._items}
         return self._by_key
 
+    def everyone(self) -> tuple[Candidate, ...]:
+        """Every candidate, sorted by agent key (cached when indexing)."""
+        if self._sorted is not None:
+            return self._sorted
+        out = tuple(sorted(self._items, key=_agent_key))
+        if self._index:
+            self._sorted = out
+        return out
+
     def team(self, name: str) -> list[Candidate]:
         """Members of a team, sorted by agent key."""
+        return list(self.team_members(name))
+
+    def team_members(self, name: str) -> tuple[Candidate, ...]:
+        """Members of a team, sorted by agent key, as a cached tuple (do not copy it)."""
         if not self._index:
-            return sorted((c for c in self._items if name in c.agent.teams),
-                          key=lambda c: c.agent.key)
+            return tuple(sorted((c for c in self._items if name in c.agent.teams),
+                                key=_agent_key))
         if self._by_team is None:
             idx: dict[str, list[Candidate]] = {}
-            for c in sorted(self._items, key=lambda c: c.agent.key):
+            for c in self.everyone():
                 for t in c.agent.teams:
                     idx.setdefault(t, []).append(c)
-            self._by_team = idx
-        return self._by_team.get(name, [])
+            self._by_team = {t: tuple(cs) for t, cs in idx.items()}
+        return self._by_team.get(name, ())
+
+
+def _agent_key(c: Candidate) -> str:
+    return c.agent.key
 
 
 def _fold(v: Any) -> str:
@@ -135,29 +153,33 @@ class Pool:
 
     def members(self, roster: Roster, lead: Mapping[str, Any]) -> list[Candidate]:
         """Pool members present in the roster, sorted by agent key."""
-        if self.kind == "team":
-            return list(roster.team(self.value))
+        return list(self.resolve(roster, lead))
+
+    def resolve(self, roster: Roster, lead: Mapping[str, Any]) -> Sequence[Candidate]:
+        """Like :meth:`members`, but may return the roster's cached tuple: do not change it."""
+        kind = self.kind
+        if kind == "team":
+            return roster.team_members(self.value)
         by_key = roster.by_key()
-        if self.kind == "agent":
+        if kind == "agent":
             c = by_key.get(self.value)
-            return [c] if c else []
-        if self.kind == "agent_field":
+            return (c,) if c else ()
+        if kind == "agent_field":
             owner = lead.get(self.value)
             if owner is None or owner == "":
-                return []
+                return ()
             c = by_key.get(str(owner))
             if c is None:
                 folded = _fold(owner)
                 c = next((x for x in roster if _fold(x.agent.key) == folded), None)
-            return [c] if c else []
+            return (c,) if c else ()
         if isinstance(self.value, tuple):
             found = (by_key.get(k) for k in sorted(self.value))
-            return [c for c in found if c is not None]
+            return tuple(c for c in found if c is not None)
         if self.value == "*":
-            return sorted(roster, key=lambda c: c.agent.key)
+            return roster.everyone()
         sel = self._selector
-        return sorted((c for c in roster if _selects(c.agent, sel, lead)),
-                      key=lambda c: c.agent.key)
+        return tuple(c for c in roster.everyone() if _selects(c.agent, sel, lead))
 
 
 def _agent_values(agent: Agent, attr: str) -> tuple[Any, ...]:
