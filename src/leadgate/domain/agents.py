@@ -43,6 +43,7 @@ CAP_WINDOWS: dict[str, str] = {
 CAPACITY_KEYS = ("open", *CAP_WINDOWS)
 _TERRITORY = re.compile(r"^(\*|[A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}:[A-Z0-9-]+)$")
 _UTC = UTC
+_UTC_ZONE = ZoneInfo("UTC")
 
 
 @lru_cache(maxsize=256)
@@ -95,13 +96,14 @@ class Agent:
     _schedule: WeekSchedule | None = field(init=False, repr=False, compare=False, default=None)
     _limits: tuple[tuple[str, str | None, int], ...] = field(
         init=False, repr=False, compare=False, default=())
+    _zoneinfo: ZoneInfo = field(init=False, repr=False, compare=False, default=_UTC_ZONE)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise InvalidConfig(f"unknown status {self.status!r}; use {', '.join(STATUSES)}",
                                 path="status")
         try:
-            _zone(self.timezone)
+            object.__setattr__(self, "_zoneinfo", _zone(self.timezone))
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidConfig(f"unknown time zone {self.timezone!r}", path="timezone") from None
         if self.working_hours is not None:
@@ -122,7 +124,7 @@ class Agent:
     @property
     def zone(self) -> ZoneInfo:
         """The agent's time zone."""
-        return _zone(self.timezone)
+        return self._zoneinfo
 
     @property
     def schedule(self) -> WeekSchedule | None:

@@ -3,13 +3,15 @@
 Two JSON forms of a trace (``Trace.to_dict``):
 
 * full (``compact=False``): every rule tried with its condition explanation (a short
-  one for rules that did not match), every member of each matched rule's pool with
-  the reason it was or was not eligible; for the console's flow tester and the API.
+  one for rules that did not match) and every member of each matched rule's pool with
+  the reason it was or was not eligible. For the console's flow tester and the API.
 * compact (``compact=True``): what the service stores with every routed lead. It costs
-  about what decide() examined, never more: matched rules in full (condition, the pool
-  members decide() checked, arithmetic), rules that did not match as inclusive index
-  ranges under ``missed`` (the flow version has their names), no per-rule work for
-  rules the rule index skipped.
+  about what decide() examined, never more: the rules that matched (the one that placed
+  the lead, and any that matched but could not place) with the lead facts their
+  condition read, the pool members decide() checked (with reasons and texts), the pool
+  size and the method's arithmetic; the rules tried that did not match only as
+  inclusive index ranges under ``missed`` (their names and conditions are in the flow
+  version); nothing at all for the rules the rule index skipped.
 
 The dataclasses here are frozen; their ``__init__`` is written by hand (same signature
 as the generated one) because the generated frozen ``__init__`` costs one
@@ -112,7 +114,8 @@ def missed_ranges(indexes: Iterable[int]) -> list[list[int]]:
 
 
 def _generic_compact(rules: Sequence[RuleTrace], fallback: Any) -> CompactParts:
-    matched = [r.to_dict() for r in rules if r.matched]
+    """The compact form of a trace not made by decide(): matched rules in full."""
+    matched = [{**r.to_dict(), "pool_size": len(r.members)} for r in rules if r.matched]
     missed = missed_ranges(r.index for r in rules if not r.matched and r.index is not None)
     fb = fallback.to_dict() if isinstance(fallback, RuleTrace) else (
         dict(fallback) if fallback is not None else None)
@@ -149,12 +152,13 @@ class Trace:
         """JSON-able form (the service stores the compact one next to the assignment).
 
         Full: ``rules`` lists every rule tried (see the module docstring). Compact:
-        ``rules`` lists only the rules that matched (the one that placed the lead, and
-        any matched earlier but could not place), each with ``pool_size`` and, under
-        ``members``, the pool members decide() checked with their reasons (round robin
-        checks only the agents it walks past; methods that compare everyone list
-        everyone); ``missed`` lists the rules tried that did not match as inclusive
-        index ranges. Both forms are plain JSON types (no tuples, no datetimes).
+        ``rules`` lists only the rules that matched, each as in the full form except that
+        a trace made by decide() gives ``facts`` (the lead values the condition read)
+        instead of ``condition``, lists under ``members`` only the members decide()
+        checked (round robin checks only the agents it walks past; methods that compare
+        everyone list everyone) and adds ``pool_size``; ``missed`` lists the rules tried
+        that did not match as inclusive index ranges (``[[0, 189]]``). Both forms hold
+        plain JSON types only (no tuples, no datetimes).
         """
         now = self.now.isoformat() if self.now else None
         if compact:
@@ -162,8 +166,7 @@ class Trace:
             rules, missed, fb = (make() if make is not None
                                  else _generic_compact(self.rules, self.fallback))
             return {"flow": self.flow, "fallback": fb, "rules": rules, "missed": missed,
-                    "outcome": self.outcome, "summary": self.summary, "now": now,
-                    "compact": True}
+                    "outcome": self.outcome, "summary": self.summary, "now": now}
         fallback: Any = self.fallback
         if isinstance(fallback, RuleTrace):
             fallback = fallback.to_dict()

@@ -38,25 +38,27 @@ def check(c: Candidate, now: datetime,
     ``local``, when given, caches ``now`` in each agent time zone across the members of
     one decision (many agents share a zone).
     """
+    # the agent's precomputed private fields are read directly: this runs for every
+    # member a method looks at
     a = c.agent
     out: list[str] = [] if a.status == "available" else [a.status]
     if a.time_off and a.time_off_at(now) is not None:
         out.append("time_off")
     if a.holidays and a.on_holiday(now):
         out.append("holiday")
-    sched = a.schedule
+    sched = a._schedule
     if sched is not None:
-        at = None if local is None else local.get(a.timezone)
-        if at is None:
-            at = now.astimezone(a.zone)
-            if local is not None:
-                local[a.timezone] = at
+        if local is None:
+            at = now.astimezone(a._zoneinfo)
+        else:
+            at = local.get(a.timezone)  # type: ignore[assignment]
+            if at is None:
+                at = local[a.timezone] = now.astimezone(a._zoneinfo)
         if not sched.is_open(at):
             out.append("outside_working_hours")
-    limits = a.limits
-    if limits:
+    if a._limits:
         load = c.load
-        for code, window, limit in limits:
+        for code, window, limit in a._limits:
             if (load.open_leads if window is None else load.assigned.get(window, 0)) >= limit:
                 out.append(code)
     return tuple(out) if out else ()

@@ -111,9 +111,9 @@ def _first(item: tuple[str, Candidate, tuple[str, ...]]) -> str:
 class _Attempt:
     """One target tried: its context (with memoised eligibility) and the pick.
 
-    ``checked`` is how many members decide() had checked when it finished with this
-    attempt (set by :func:`decide`); reading the full trace later checks the others
-    too, but the compact trace lists only these, so both forms stay deterministic.
+    ``checked`` is how many members had been checked when the method was done; reading
+    the full trace later checks the others too, but the compact trace lists only these,
+    so both forms stay deterministic.
     """
 
     __slots__ = ("arithmetic", "checked", "ctx", "note", "pick", "target")
@@ -123,11 +123,7 @@ class _Attempt:
         self.target, self.ctx, self.pick, self.note = target, ctx, pick, note
         self.arithmetic: Mapping[str, Any] = (
             arithmetic if arithmetic is not None else pick.arithmetic if pick else {})
-        self.checked = 0
-
-    def seal(self) -> _Attempt:
-        self.checked = len(self.ctx.checked_view())
-        return self
+        self.checked = len(ctx.checked_view())
 
     def all_checked(self) -> tuple[tuple[Candidate, tuple[str, ...]], ...]:
         reasons = self.ctx.reasons
@@ -147,27 +143,34 @@ class _Attempt:
             self.target.pool_id, _Lazy(members), dict(self.arithmetic),
             self.pick is not None, self.note)
 
-    def compact(self, index: int | None, name: str,
-                condition: Mapping[str, Any]) -> dict[str, Any]:
-        """The stored form: only the members decide() checked, sorted by key."""
-        ctx, now, explain = self.ctx, self.ctx.now, eligibility.explain
-        seen = sorted(islice(ctx.checked_view().items(), self.checked))
-        members = [{"agent": k, "name": c.agent.label, "eligible": not r,
-                    "reasons": list(r), "text": explain(c, r, now)}
-                   for k, (c, r) in seen]
+    def compact(self, index: int | None, name: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """The stored form: the members decide() had checked, sorted by key, as the keys
+        of the eligible ones and the ineligible ones with their reasons."""
+        ctx, n = self.ctx, self.checked
+        memo = ctx.checked_view().items()
+        # the memo is in the order checked: its first n entries are what decide() saw
+        seen = [next(iter(memo))] if n == 1 else sorted(islice(memo, n)) if n else ()
+        eligible: list[str] = []
+        ineligible: list[dict[str, Any]] = []
+        for k, (c, r) in seen:
+            if r:
+                ineligible.append({"agent": k, "name": c.agent.label, "reasons": list(r),
+                                   "text": eligibility.explain(c, r, ctx.now)})
+            else:
+                eligible.append(k)
         target = self.target
         return {"index": index, "name": name, "matched": True, "method": target.method,
-                "condition": condition, "pool": dict(target.pool_dict),
-                "pool_id": target.pool_id, "pool_size": len(ctx.members), "members": members,
+                "facts": facts, "pool": dict(target.pool_dict), "pool_size": len(ctx.members),
+                "eligible": eligible, "ineligible": ineligible,
                 "arithmetic": dict(self.arithmetic), "placed": self.pick is not None,
                 "note": self.note}
 
     def blocked_texts(self) -> list[str]:
         """Members found ineligible while choosing (all of them if all were checked)."""
+        if not self.ctx.blocked:
+            return []
         now, explain = self.ctx.now, eligibility.explain
         blocked = [(k, c, r) for k, (c, r) in self.ctx.checked_view().items() if r]
-        if not blocked:
-            return []
         blocked.sort(key=_first)
         out = [explain(c, r, now) for _, c, r in blocked]
         if len(out) > _MENTION:
@@ -175,9 +178,9 @@ class _Attempt:
         return out
 
     def label(self, key: str) -> str:
-        hit = self.ctx.seen(key)
+        hit = self.ctx.checked_view().get(key)
         if hit is not None:
-            return hit.agent.label
+            return hit[0].agent.label
         return next((c.agent.label for c in self.ctx.members if c.agent.key == key), key)
 
 
@@ -194,14 +197,14 @@ def _attempt(target: Target, lead: Mapping[str, Any], roster: Roster,
                   flow=flow, rule=rule)
     if method.needs_eligible and not method.lazy and not ctx.eligible:
         note = "nobody in the pool was eligible" if members else "the pool is empty"
-        return _Attempt(target, ctx, None, note).seal()
+        return _Attempt(target, ctx, None, note)
     pick = method.choose(ctx)
     if pick.outcome is None:
         note = pick.why or "the method declined"
         if not members and method.needs_pool:
             note = "the pool is empty"
-        return _Attempt(target, ctx, None, note, pick.arithmetic).seal()
-    return _Attempt(target, ctx, pick, "").seal()
+        return _Attempt(target, ctx, None, note, pick.arithmetic)
+    return _Attempt(target, ctx, pick, "")
 
 
 def _new_state(state: Mapping[str, Any], target: Target, pick: Pick) -> dict[str, Any]:
@@ -212,12 +215,13 @@ def _new_state(state: Mapping[str, Any], target: Target, pick: Pick) -> dict[str
 
 
 def _facts_read(fields: tuple[str, ...], lead: Mapping[str, Any]) -> dict[str, Any]:
-    """A matched rule's condition in the compact trace: it held, and the values it read."""
-    facts = {}
-    for f in fields:
-        v = lead.get(f)
-        facts[f] = v if v is None or type(v) in _JSON_SCALARS else jsonable(v)
-    return {"matched": True, "facts": facts}
+    """What a matched rule's condition read from the lead (the compact trace's account of
+    why it matched: the condition itself is in the flow version)."""
+    facts = {f: lead.get(f) for f in fields}
+    for f, v in facts.items():
+        if v is not None and type(v) not in _JSON_SCALARS:
+            facts[f] = jsonable(v)
+    return facts
 
 
 def _gaps(hit: list[int], upto: int) -> list[list[int]]:
@@ -233,13 +237,16 @@ def _gaps(hit: list[int], upto: int) -> list[list[int]]:
     return out
 
 
-class _Tried:
+class _Tried(_Lazy[RuleTrace]):
     """What one decide() call examined: the rules that matched (with their attempts),
-    how far it got, the fallback attempt. Builds both trace forms on demand."""
+    how far it got, the fallback attempt. It is the trace's ``rules`` (built on first
+    access) and builds the compact form on demand."""
 
     __slots__ = ("fallback", "flow", "lead", "matched", "upto")
 
     def __init__(self, flow: Flow, lead: Mapping[str, Any]) -> None:
+        # (no super().__init__ call: this runs once per decision)
+        self._make, self._items = self._rule_traces, None
         self.flow, self.lead = flow, lead
         self.matched: list[tuple[Rule, _Attempt]] = []
         self.upto = len(flow.rules) - 1  # last rule index reached
@@ -258,19 +265,21 @@ class _Tried:
             for r in self.flow.rules[:self.upto + 1])
 
     def _compact_parts(self) -> CompactParts:
-        lead = self.lead
-        rules = [a.compact(r.index, r.name, _facts_read(r.reads, lead))
-                 for r, a in self.matched]
-        missed = _gaps([r.index for r, _ in self.matched], self.upto)
-        fb = self.fallback
-        fb_out = (fb.compact(None, "fallback", dict(_ALWAYS)) if isinstance(fb, _Attempt)
-                  else dict(fb) if fb is not None else None)
+        lead, matched, fb = self.lead, self.matched, self.fallback
+        if len(matched) == 1:  # the usual case: one rule matched and placed the lead
+            r, a = matched[0]
+            rules = [a.compact(r.index, r.name, _facts_read(r.reads, lead))]
+        else:
+            rules = [a.compact(r.index, r.name, _facts_read(r.reads, lead)) for r, a in matched]
+        missed = _gaps([r.index for r, _ in matched], self.upto)
+        if fb is None:
+            return rules, missed, None
+        fb_out = fb.compact(None, "fallback", {}) if isinstance(fb, _Attempt) else dict(fb)
         return rules, missed, fb_out
 
     def trace(self, outcome: str, summary: str, now: datetime,
               fallback: RuleTrace | Mapping[str, Any] | None = None) -> Trace:
-        return Trace(self.flow.key, _Lazy(self._rule_traces), fallback, outcome, summary, now,
-                     self._compact_parts)
+        return Trace(self.flow.key, self, fallback, outcome, summary, now, self._compact_parts)
 
     def missed(self) -> str:
         unmatched = self.upto + 1 - len(self.matched)

@@ -177,6 +177,18 @@ class Flow:
         plan = self._plan
         if not plan.guards:
             return self.rules
+        if len(plan.guards) == 1:  # the usual case, without the tuple key
+            name, table, _ = plan.guards[0]
+            v = lead.get(name)
+            if isinstance(v, str):
+                v = v.strip().casefold()
+                one: Any = v if v in table else None
+            else:
+                one = None if v is None else _OTHER
+            hit = self._found.get(one)
+            if hit is None:
+                hit = self._remember(one, (one,))
+            return hit
         key: list[Any] = []
         for name, table, _ in plan.guards:
             v = lead.get(name)
@@ -188,10 +200,14 @@ class Flow:
         k = tuple(key)
         hit = self._found.get(k)
         if hit is None:
-            hit = self._lookup(k)
-            if len(self._found) >= _CACHE_LIMIT:
-                self._found.clear()
-            self._found[k] = hit
+            hit = self._remember(k, k)
+        return hit
+
+    def _remember(self, cache_key: Any, key: tuple[Any, ...]) -> tuple[Rule, ...]:
+        hit = self._lookup(key)
+        if len(self._found) >= _CACHE_LIMIT:
+            self._found.clear()
+        self._found[cache_key] = hit
         return hit
 
     def _lookup(self, key: tuple[Any, ...]) -> tuple[Rule, ...]:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
 from leadgate.domain.agents import Agent, Candidate, territory_covers
 from leadgate.domain.errors import InvalidFlow
 
-__all__ = ["POOL_KINDS", "SELECTOR_ATTRIBUTES", "Pool", "Roster", "parse_pool"]
+__all__ = ["POOL_KINDS", "SELECTOR_ATTRIBUTES", "Pool", "Ring", "Roster", "parse_pool"]
 
 POOL_KINDS: dict[str, str] = {
     "team": "every agent of a team: {team: mumbai}",
@@ -42,6 +42,18 @@ SELECTOR_ATTRIBUTES: dict[str, str] = {
 _TUPLE_ATTRS = ("teams", "languages", "skills", "territories")
 
 
+class Ring(tuple[Candidate, ...]):
+    """Candidates sorted by agent key, with their keys alongside (round robin bisects the
+    keys). The roster caches these per team; treat them as read-only."""
+
+    keys: tuple[str, ...]
+
+    def __new__(cls, items: Iterable[Candidate]) -> Ring:
+        self = super().__new__(cls, items)
+        self.keys = tuple(c.agent.key for c in self)
+        return self
+
+
 class Roster(Sequence[Candidate]):
     """The workspace's candidates with lookup indexes (by key, by team).
 
@@ -54,8 +66,8 @@ class Roster(Sequence[Candidate]):
         self._items: Sequence[Candidate] = tuple(candidates) if index else candidates
         self._index = index
         self._by_key: dict[str, Candidate] | None = None
-        self._by_team: dict[str, tuple[Candidate, ...]] | None = None
-        self._sorted: tuple[Candidate, ...] | None = None
+        self._by_team: dict[str, Ring] | None = None
+        self._sorted: Ring | None = None
 
     @overload
     def __getitem__(self, i: int) -> Candidate: ...
@@ -76,11 +88,11 @@ class Roster(Sequence[Candidate]):
             self._by_key = {c.agent.key: c for c in self._items}
         return self._by_key
 
-    def everyone(self) -> tuple[Candidate, ...]:
+    def everyone(self) -> Ring:
         """Every candidate, sorted by agent key (cached when indexing)."""
         if self._sorted is not None:
             return self._sorted
-        out = tuple(sorted(self._items, key=_agent_key))
+        out = Ring(sorted(self._items, key=_agent_key))
         if self._index:
             self._sorted = out
         return out
@@ -92,15 +104,18 @@ class Roster(Sequence[Candidate]):
     def team_members(self, name: str) -> tuple[Candidate, ...]:
         """Members of a team, sorted by agent key, as a cached tuple (do not copy it)."""
         if not self._index:
-            return tuple(sorted((c for c in self._items if name in c.agent.teams),
-                                key=_agent_key))
+            return Ring(sorted((c for c in self._items if name in c.agent.teams),
+                               key=_agent_key))
         if self._by_team is None:
             idx: dict[str, list[Candidate]] = {}
             for c in self.everyone():
                 for t in c.agent.teams:
                     idx.setdefault(t, []).append(c)
-            self._by_team = {t: tuple(cs) for t, cs in idx.items()}
-        return self._by_team.get(name, ())
+            self._by_team = {t: Ring(cs) for t, cs in idx.items()}
+        return self._by_team.get(name, _NO_RING)
+
+
+_NO_RING = Ring(())
 
 
 def _agent_key(c: Candidate) -> str:

@@ -24,15 +24,15 @@ class Context:
     the next eligible agent in a ring (round robin) checks only the agents it passes.
     """
 
-    __slots__ = ("_eligible", "_local", "_reasons", "flow", "lead", "members", "now", "options",
-                 "rule", "state")
+    __slots__ = ("_eligible", "_local", "_reasons", "blocked", "flow", "lead", "members", "now",
+                 "options", "rule", "state")
 
     def __init__(self, *, lead: Mapping[str, Any], members: Sequence[Candidate],
                  state: Mapping[str, Any], options: Mapping[str, Any], now: datetime,
                  flow: str | None = None, rule: str | None = None) -> None:
         self.lead = lead
         # the whole pool, sorted by agent key (a roster's cached tuple is used as is)
-        self.members = members if type(members) is tuple else tuple(members)
+        self.members = members if isinstance(members, tuple) else tuple(members)
         self.state = state                  # this pool's sub-state (JSON-able)
         self.options = options              # validated options of the target
         self.now = now
@@ -41,12 +41,18 @@ class Context:
         self._reasons: dict[str, tuple[Candidate, tuple[str, ...]]] = {}
         self._eligible: tuple[Candidate, ...] | None = None
         self._local: dict[str, datetime] = {}  # ``now`` in each agent time zone met
+        self.blocked = 0  # how many members checked so far were not eligible
 
     def reasons(self, c: Candidate) -> tuple[str, ...]:
         """Why ``c`` is not eligible (empty when eligible); memoised."""
-        hit = self._reasons.get(c.agent.key)
+        key = c.agent.key
+        hit = self._reasons.get(key)
         if hit is None:
-            hit = self._reasons[c.agent.key] = (c, check(c, self.now, self._local))
+            found = check(c, self.now, self._local)
+            self._reasons[key] = (c, found)
+            if found:
+                self.blocked += 1
+            return found
         return hit[1]
 
     def is_eligible(self, c: Candidate) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from leadgate.domain.agents import Candidate
 from leadgate.domain.routing.methods.base import Context, Method, Pick, register_method
+from leadgate.domain.routing.pools import Ring
 
 
 class RoundRobin(Method):
@@ -48,7 +49,12 @@ def ring_walk(ctx: Context, ring: Sequence[Candidate], last: str | None
     Returns the chosen key (None if nobody is eligible) and the keys skipped on the way.
     """
     n = len(ring)
-    start = bisect_right(ring, last, key=_key) if last is not None else 0
+    if last is None:
+        start = 0
+    elif type(ring) is Ring:
+        start = bisect_right(ring.keys, last)
+    else:
+        start = bisect_right(ring, last, key=_key)
     skipped: list[str] = []
     reasons = ctx.reasons
     for i in range(start, start + n):
