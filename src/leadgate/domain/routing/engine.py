@@ -116,7 +116,7 @@ class _Attempt:
     so both forms stay deterministic.
     """
 
-    __slots__ = ("arithmetic", "checked", "ctx", "note", "pick", "target")
+    __slots__ = ("arithmetic", "checked", "ctx", "note", "pick", "target", "texts")
 
     def __init__(self, target: Target, ctx: Context, pick: Pick | None, note: str,
                  arithmetic: Mapping[str, Any] | None = None) -> None:
@@ -124,6 +124,7 @@ class _Attempt:
         self.arithmetic: Mapping[str, Any] = (
             arithmetic if arithmetic is not None else pick.arithmetic if pick else {})
         self.checked = len(ctx.checked_view())
+        self.texts: dict[str, str] | None = None  # explanations of the blocked, once made
 
     def all_checked(self) -> tuple[tuple[Candidate, tuple[str, ...]], ...]:
         reasons = self.ctx.reasons
@@ -145,19 +146,24 @@ class _Attempt:
 
     def compact(self, index: int | None, name: str, facts: dict[str, Any]) -> dict[str, Any]:
         """The stored form: the members decide() had checked, sorted by key, as the keys
-        of the eligible ones and the ineligible ones with their reasons."""
+        of the eligible ones and the ineligible ones with their reasons and texts."""
         ctx, n = self.ctx, self.checked
-        memo = ctx.checked_view().items()
-        # the memo is in the order checked: its first n entries are what decide() saw
-        seen = [next(iter(memo))] if n == 1 else sorted(islice(memo, n)) if n else ()
+        memo = ctx.checked_view()
         eligible: list[str] = []
         ineligible: list[dict[str, Any]] = []
-        for k, (c, r) in seen:
+        if n == 1:  # the usual case for round robin: the first member it checked took it
+            k, (c, r) = next(iter(memo.items()))
             if r:
-                ineligible.append({"agent": k, "name": c.agent.label, "reasons": list(r),
-                                   "text": eligibility.explain(c, r, ctx.now)})
+                ineligible.append(self._ineligible(k, c, r))
             else:
                 eligible.append(k)
+        elif n:
+            # the memo is in the order checked: its first n entries are what decide() saw
+            for k, (c, r) in sorted(islice(memo.items(), n)):
+                if r:
+                    ineligible.append(self._ineligible(k, c, r))
+                else:
+                    eligible.append(k)
         target = self.target
         return {"index": index, "name": name, "matched": True, "method": target.method,
                 "facts": facts, "pool": dict(target.pool_dict), "pool_size": len(ctx.members),
@@ -165,14 +171,24 @@ class _Attempt:
                 "arithmetic": dict(self.arithmetic), "placed": self.pick is not None,
                 "note": self.note}
 
+    def _ineligible(self, key: str, c: Candidate, reasons: tuple[str, ...]) -> dict[str, Any]:
+        text = self.texts.get(key) if self.texts else None
+        if text is None:
+            text = eligibility.explain(c, reasons, self.ctx.now)
+        return {"agent": key, "name": c.agent.label, "reasons": list(reasons), "text": text}
+
     def blocked_texts(self) -> list[str]:
-        """Members found ineligible while choosing (all of them if all were checked)."""
+        """Members found ineligible while choosing (all of them if all were checked).
+
+        The texts are kept (``texts``) for the compact trace.
+        """
         if not self.ctx.blocked:
             return []
         now, explain = self.ctx.now, eligibility.explain
         blocked = [(k, c, r) for k, (c, r) in self.ctx.checked_view().items() if r]
         blocked.sort(key=_first)
-        out = [explain(c, r, now) for _, c, r in blocked]
+        texts = self.texts = {k: explain(c, r, now) for k, c, r in blocked}
+        out = list(texts.values())
         if len(out) > _MENTION:
             out = [*out[:_MENTION], f"{len(out) - _MENTION} more were not eligible"]
         return out
@@ -217,10 +233,11 @@ def _new_state(state: Mapping[str, Any], target: Target, pick: Pick) -> dict[str
 def _facts_read(fields: tuple[str, ...], lead: Mapping[str, Any]) -> dict[str, Any]:
     """What a matched rule's condition read from the lead (the compact trace's account of
     why it matched: the condition itself is in the flow version)."""
-    facts = {f: lead.get(f) for f in fields}
-    for f, v in facts.items():
-        if v is not None and type(v) not in _JSON_SCALARS:
-            facts[f] = jsonable(v)
+    facts = {}
+    get = lead.get
+    for f in fields:
+        v = get(f)
+        facts[f] = v if v is None or type(v) in _JSON_SCALARS else jsonable(v)
     return facts
 
 
@@ -265,13 +282,17 @@ class _Tried(_Lazy[RuleTrace]):
             for r in self.flow.rules[:self.upto + 1])
 
     def _compact_parts(self) -> CompactParts:
-        lead, matched, fb = self.lead, self.matched, self.fallback
+        lead, matched, fb, upto = self.lead, self.matched, self.fallback, self.upto
         if len(matched) == 1:  # the usual case: one rule matched and placed the lead
             r, a = matched[0]
             rules = [a.compact(r.index, r.name, _facts_read(r.reads, lead))]
+            i = r.index
+            missed = [[0, i - 1]] if i else []
+            if i < upto:
+                missed.append([i + 1, upto])
         else:
             rules = [a.compact(r.index, r.name, _facts_read(r.reads, lead)) for r, a in matched]
-        missed = _gaps([r.index for r, _ in matched], self.upto)
+            missed = _gaps([r.index for r, _ in matched], upto)
         if fb is None:
             return rules, missed, None
         fb_out = fb.compact(None, "fallback", {}) if isinstance(fb, _Attempt) else dict(fb)
