@@ -185,8 +185,8 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
         "rule": decision.rule,
         "method": decision.method,
         "summary": decision.trace.summary,
-        # long flows store the compact trace: missed rules by name, not in full
-        "trace": jsonable(decision.trace.to_dict(compact=len(flow.rules) > COMPACT_AFTER)),
+        # the compact trace (what decide() examined; plain JSON, cheaper than deciding)
+        "trace": decision.trace.to_dict(compact=True),
         "flow": flow.key,
         "flow_version": version,
         "decided_at": now.isoformat(),
