@@ -102,7 +102,8 @@ class Roster(Sequence[Candidate]):
         return list(self.team_members(name))
 
     def team_members(self, name: str) -> tuple[Candidate, ...]:
-        """Members of a team, sorted by agent key, as a cached tuple (do not copy it)."""
+        """Members of a team, sorted by agent key (a Ring, cached when indexing: do not
+        change it)."""
         if not self._index:
             return Ring(sorted((c for c in self._items if name in c.agent.teams),
                                key=_agent_key))
