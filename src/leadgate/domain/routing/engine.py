@@ -10,14 +10,12 @@ later says exactly what decide() saw.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from itertools import islice
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from leadgate.domain.agents import Candidate
-from leadgate.domain.comparisons import jsonable
-from leadgate.domain.conditions import Condition, explain_failure
 from leadgate.domain.decision import (
     CompactParts,
     Decision,
@@ -30,78 +28,12 @@ from leadgate.domain.routing import eligibility
 from leadgate.domain.routing.flow import Flow, Rule, Target
 from leadgate.domain.routing.methods.base import METHODS, Context, Pick, get_method
 from leadgate.domain.routing.pools import Roster
+from leadgate.domain.routing.tracing import Lazy, LazyExplain, facts_read, gaps
 
 __all__ = ["decide"]
 
 _MENTION = 3  # ineligible members named in a summary
 _ALWAYS: Mapping[str, Any] = {"always": True, "matched": True}
-_JSON_SCALARS = frozenset({str, int, float, bool})
-T = TypeVar("T")
-
-
-class _LazyExplain(Mapping[str, Any]):
-    """A condition's explanation, computed only when someone reads it."""
-
-    __slots__ = ("_cond", "_facts", "_short", "_value")
-
-    def __init__(self, cond: Condition, facts: Mapping[str, Any], *,
-                 short: bool = False) -> None:
-        self._cond, self._facts, self._short = cond, facts, short
-        self._value: dict[str, Any] | None = None
-
-    def _get(self) -> dict[str, Any]:
-        if self._value is None:
-            self._value = (explain_failure(self._cond, self._facts) if self._short
-                           else self._cond.explain(self._facts))
-        return self._value
-
-    def __getitem__(self, k: str) -> Any:
-        return self._get()[k]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __repr__(self) -> str:
-        return repr(self._get())
-
-
-class _Lazy(Sequence[T]):
-    """A tuple built on first access."""
-
-    __slots__ = ("_items", "_make")
-
-    def __init__(self, make: Callable[[], tuple[T, ...]]) -> None:
-        self._make = make
-        self._items: tuple[T, ...] | None = None
-
-    def _get(self) -> tuple[T, ...]:
-        if self._items is None:
-            self._items = self._make()
-        return self._items
-
-    @overload
-    def __getitem__(self, i: int) -> T: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[T]: ...
-    def __getitem__(self, i: int | slice) -> T | Sequence[T]:
-        return self._get()[i]
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __eq__(self, other: object) -> bool:
-        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(self._get())
 
 
 def _first(item: tuple[str, Candidate, tuple[str, ...]]) -> str:
@@ -141,7 +73,7 @@ class _Attempt:
 
         return RuleTrace(
             index, name, True, condition, self.target.method, self.target.pool_dict,
-            self.target.pool_id, _Lazy(members), dict(self.arithmetic),
+            self.target.pool_id, Lazy(members), dict(self.arithmetic),
             self.pick is not None, self.note)
 
     def compact(self, index: int | None, name: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -230,31 +162,7 @@ def _new_state(state: Mapping[str, Any], target: Target, pick: Pick) -> dict[str
     return out
 
 
-def _facts_read(fields: tuple[str, ...], lead: Mapping[str, Any]) -> dict[str, Any]:
-    """What a matched rule's condition read from the lead (the compact trace's account of
-    why it matched: the condition itself is in the flow version)."""
-    facts = {}
-    get = lead.get
-    for f in fields:
-        v = get(f)
-        facts[f] = v if v is None or type(v) in _JSON_SCALARS else jsonable(v)
-    return facts
-
-
-def _gaps(hit: list[int], upto: int) -> list[list[int]]:
-    """Inclusive ranges of 0..upto not in ``hit`` (sorted): O(len(hit)), not O(upto)."""
-    out: list[list[int]] = []
-    start = 0
-    for i in hit:
-        if i > start:
-            out.append([start, i - 1])
-        start = i + 1
-    if start <= upto:
-        out.append([start, upto])
-    return out
-
-
-class _Tried(_Lazy[RuleTrace]):
+class _Tried(Lazy[RuleTrace]):
     """What one decide() call examined: the rules that matched (with their attempts),
     how far it got, the fallback attempt. It is the trace's ``rules`` (built on first
     access) and builds the compact form on demand."""
@@ -273,11 +181,11 @@ class _Tried(_Lazy[RuleTrace]):
     # read it later as is.
     def _rule_traces(self) -> tuple[RuleTrace, ...]:
         lead = self.lead
-        built = {r.index: a.trace(r.index, r.name, _LazyExplain(r.when, lead))
+        built = {r.index: a.trace(r.index, r.name, LazyExplain(r.when, lead))
                  for r, a in self.matched}
         return tuple(
             built.get(r.index) or RuleTrace(
-                r.index, r.name, False, _LazyExplain(r.when, lead, short=True),
+                r.index, r.name, False, LazyExplain(r.when, lead, short=True),
                 r.target.method)
             for r in self.flow.rules[:self.upto + 1])
 
@@ -285,14 +193,14 @@ class _Tried(_Lazy[RuleTrace]):
         lead, matched, fb, upto = self.lead, self.matched, self.fallback, self.upto
         if len(matched) == 1:  # the usual case: one rule matched and placed the lead
             r, a = matched[0]
-            rules = [a.compact(r.index, r.name, _facts_read(r.reads, lead))]
+            rules = [a.compact(r.index, r.name, facts_read(r.reads, lead))]
             i = r.index
             missed = [[0, i - 1]] if i else []
             if i < upto:
                 missed.append([i + 1, upto])
         else:
-            rules = [a.compact(r.index, r.name, _facts_read(r.reads, lead)) for r, a in matched]
-            missed = _gaps([r.index for r, _ in matched], upto)
+            rules = [a.compact(r.index, r.name, facts_read(r.reads, lead)) for r, a in matched]
+            missed = gaps([r.index for r, _ in matched], upto)
         if fb is None:
             return rules, missed, None
         fb_out = fb.compact(None, "fallback", {}) if isinstance(fb, _Attempt) else dict(fb)
