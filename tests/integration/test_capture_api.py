@@ -141,7 +141,10 @@ def test_lead_detail_has_timeline_and_trace(client: TestClient, workspace: App) 
         or [e["type"] for e in d["timeline"]][:3] == ["received", "qualified", "assigned"]
     assert d["decision"]["rule"] == "Mumbai"
     assert d["decision"]["summary"]
-    assert d["decision"]["trace"]
+    trace = d["decision"]["trace"]  # the stored compact form
+    assert trace["missed"] == [] and trace["summary"] == d["decision"]["summary"]
+    assert [(r["name"], r["placed"]) for r in trace["rules"]] == [("Mumbai", True)]
+    assert len(trace["rules"][0]["eligible"]) == 1
     assert d["values"]["phone"] == "+919812345678"
     assert d["values"]["email"] == "asha@example.com"
     assert d["raw"]["first_name"] == "asha "

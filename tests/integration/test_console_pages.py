@@ -154,6 +154,17 @@ def test_lead_page_shows_decision_summary_trace_and_timeline(client: TestClient)
     assert "Raw trace (JSON)" in text
     assert "received" in text and "assigned" in text
     assert "Agent One" in text
+    assert "placed the lead" in text
+
+
+def test_lead_page_shows_the_stored_compact_trace_rules_that_did_not_match(
+        client: TestClient) -> None:
+    lead = post_lead(client, 8, city="Pune")
+    login(client, "boss@example.com")
+    page = client.get(f"/console/leads/{lead['id']}")
+    assert page.status_code == 200
+    assert "Did not match: rule #1 (by position in flow version)." in page.text
+    assert "Queued in unassigned" in page.text
 
 
 def test_manager_sees_rejected_leads_with_their_reasons(client: TestClient) -> None:

@@ -43,6 +43,7 @@ CAP_WINDOWS: dict[str, str] = {
 CAPACITY_KEYS = ("open", *CAP_WINDOWS)
 _TERRITORY = re.compile(r"^(\*|[A-Z]{2}|[A-Z]{2}-[A-Z0-9]{1,3}|[A-Z]{2}:[A-Z0-9-]+)$")
 _UTC = UTC
+_UTC_ZONE = ZoneInfo("UTC")
 
 
 @lru_cache(maxsize=256)
@@ -93,17 +94,27 @@ class Agent:
     time_off: tuple[tuple[datetime, datetime], ...] = ()
     capacity: Mapping[str, int] = field(default_factory=dict)
     _schedule: WeekSchedule | None = field(init=False, repr=False, compare=False, default=None)
+    _limits: tuple[tuple[str, str | None, int], ...] = field(
+        init=False, repr=False, compare=False, default=())
+    _zoneinfo: ZoneInfo = field(init=False, repr=False, compare=False, default=_UTC_ZONE)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise InvalidConfig(f"unknown status {self.status!r}; use {', '.join(STATUSES)}",
                                 path="status")
         try:
-            _zone(self.timezone)
+            object.__setattr__(self, "_zoneinfo", _zone(self.timezone))
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidConfig(f"unknown time zone {self.timezone!r}", path="timezone") from None
         if self.working_hours is not None:
             object.__setattr__(self, "_schedule", parse_working_hours(self.working_hours))
+        cap = self.capacity
+        if cap:
+            limits: list[tuple[str, str | None, int]] = (
+                [("at_capacity", None, cap["open"])] if cap.get("open") is not None else [])
+            limits += [(f"cap_{k}", w, cap[k]) for k, w in CAP_WINDOWS.items()
+                       if cap.get(k) is not None]
+            object.__setattr__(self, "_limits", tuple(limits))
 
     @property
     def label(self) -> str:
@@ -113,12 +124,18 @@ class Agent:
     @property
     def zone(self) -> ZoneInfo:
         """The agent's time zone."""
-        return _zone(self.timezone)
+        return self._zoneinfo
 
     @property
     def schedule(self) -> WeekSchedule | None:
         """Parsed working hours; None means always working."""
         return self._schedule
+
+    @property
+    def limits(self) -> tuple[tuple[str, str | None, int], ...]:
+        """Capacity as ``(reason code, AgentLoad.assigned window, limit)`` in the order of
+        ``CAPACITY_KEYS``; the window of ``open`` is None (it counts ``open_leads``)."""
+        return self._limits
 
     # -- time rules ---------------------------------------------------------------------
     def is_working(self, now: datetime) -> bool:

@@ -260,6 +260,32 @@ def equality_guard(cond: Condition) -> tuple[str, frozenset[str]] | None:
     return None
 
 
+def _one_of(values: tuple[Any, ...]) -> Callable[[Any], bool]:
+    """``in``: equals one of ``values``. A text compared with texts that are neither
+    numbers nor boolean words is one set lookup (what eq_text would conclude)."""
+    preds = [equal_to(v) for v in values]
+
+    def any_equal(a: Any) -> bool:
+        for p in preds:  # noqa: SIM110  (a loop beats any(genexpr) on the hot path)
+            if p(a):
+                return True
+        return False
+    if not all(isinstance(v, str) and to_number(v) is None for v in values):
+        return any_equal
+    folded = frozenset(v.strip().casefold() for v in values)
+
+    def in_texts(a: Any) -> bool:
+        if type(a) is str:
+            return a.strip().casefold() in folded
+        return any_equal(a)
+    return in_texts
+
+
+def _none_of(values: tuple[Any, ...]) -> Callable[[Any], bool]:
+    one_of = _one_of(values)
+    return lambda a: not one_of(a)
+
+
 def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) -> Leaf:
     name = data["field"]
     if not isinstance(name, str) or not name.strip():
@@ -296,11 +322,7 @@ def _leaf(data: Mapping[str, Any], path: str, fields: Collection[str] | None) ->
             raise InvalidCondition(
                 f"{op} needs a list of texts, numbers or booleans, got {value!r}", path=opath)
         operand = tuple(value)
-        preds = [equal_to(v) for v in operand]
-        if op == "in":
-            test = lambda a: any(p(a) for p in preds)  # noqa: E731
-        else:
-            test = lambda a: not any(p(a) for p in preds)  # noqa: E731
+        test = _one_of(operand) if op == "in" else _none_of(operand)
     elif op in ("gt", "gte", "lt", "lte"):
         if not is_orderable(value):
             raise InvalidCondition(f"{op} needs a number or a text, got {value!r}", path=opath)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from leadgate.domain.errors import InvalidConfig
@@ -77,15 +77,28 @@ class WeekSchedule:
     """
 
     days: tuple[tuple[tuple[int, int], ...], ...]
+    #: per weekday, the open intervals within that day alone: its own ones, plus the
+    #: part of the previous day's overnight ones that spills into it
+    _within: tuple[tuple[tuple[int, int], ...], ...] = field(
+        init=False, repr=False, compare=False, default=())
+    _text: list[str] = field(init=False, repr=False, compare=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        within = tuple(
+            tuple(self.days[wd]) + tuple((0, e - _DAY_MINUTES) for _, e in self.days[(wd - 1) % 7]
+                                         if e > _DAY_MINUTES)
+            for wd in range(len(self.days)))
+        object.__setattr__(self, "_within", within)
 
     def is_open(self, local: datetime) -> bool:
         """True when the wall-clock time ``local`` (already in the right zone) is open."""
-        wd = local.weekday()
-        m = local.hour * 60 + local.minute + local.second / 60
-        if any(s <= m < e for s, e in self.days[wd]):
-            return True
-        m += _DAY_MINUTES
-        return any(e > _DAY_MINUTES and s <= m < e for s, e in self.days[(wd - 1) % 7])
+        # whole minutes suffice: bounds are whole minutes, so s <= m < e holds for the
+        # exact time exactly when it holds for its minute
+        m = local.hour * 60 + local.minute
+        for s, e in self._within[local.weekday()]:  # noqa: SIM110  (hot path: no genexpr)
+            if s <= m < e:
+                return True
+        return False
 
     def next_open(self, now: datetime, tz: tzinfo) -> datetime | None:
         """The earliest UTC-aware instant >= ``now`` at which the schedule is open."""
@@ -108,7 +121,12 @@ class WeekSchedule:
         return best
 
     def describe(self) -> str:
-        """Compact text such as ``mon-fri 09:00-18:00``."""
+        """Compact text such as ``mon-fri 09:00-18:00`` (computed once)."""
+        if not self._text:
+            self._text.append(self._describe())
+        return self._text[0]
+
+    def _describe(self) -> str:
         def hm(m: int) -> str:
             m = m - _DAY_MINUTES if m > _DAY_MINUTES else m
             return f"{m // 60:02d}:{m % 60:02d}"

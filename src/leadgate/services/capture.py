@@ -428,8 +428,7 @@ def _route(session: Session, snap: Snapshot, leads: Sequence[_Lead],
         states[flow.key or ""] = dict(decision.state)
         lead.decision = decision
         lead.flow_key, lead.flow_version = flow.key, version
-        lead.decision_json = decision_record(decision, flow.key or "", version,
-                                             len(flow.rules), now)
+        lead.decision_json = decision_record(decision, flow.key or "", version, now)
         apply(lead, decision, now)
         if lead.agent_key is not None and decision.agent in cands:
             c = cands[decision.agent]

@@ -29,8 +29,6 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 OPEN_STATUSES = loads.OPEN_STATUSES
-#: Flows with more rules than this store compact traces (full ones cost milliseconds).
-COMPACT_AFTER = 50
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -128,12 +126,12 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
     state_row.updated_at = now
     lead.flow_key = flow.key
     lead.flow_version = version
-    lead.decision = decision_record(decision, flow.key or "", version, len(flow.rules), now)
+    lead.decision = decision_record(decision, flow.key or "", version, now)
     apply_decision(uow, lead, decision, now, actor=actor)
     return decision
 
 
-def decision_record(decision: Decision, flow_key: str, version: int | None, n_rules: int,
+def decision_record(decision: Decision, flow_key: str, version: int | None,
                     now: datetime) -> dict[str, Any]:
     """What a lead keeps of its routing decision (its ``decision`` column)."""
     return {
@@ -141,9 +139,8 @@ def decision_record(decision: Decision, flow_key: str, version: int | None, n_ru
         "rule": decision.rule,
         "method": decision.method,
         "summary": decision.trace.summary,
-        # long flows store the compact trace: missed rules by name, not in full
-        # serialised by the database's JSON encoder (store/db.dumps), no copy made here
-        "trace": decision.trace.to_dict(compact=n_rules > COMPACT_AFTER),
+        # the compact trace: what decide() examined, plain JSON, cheaper than deciding
+        "trace": decision.trace.to_dict(compact=True),
         "flow": flow_key,
         "flow_version": version,
         "decided_at": now.isoformat(),

@@ -146,3 +146,30 @@ def test_hold_until_is_unknown_when_everyone_is_away_or_at_capacity() -> None:
 def test_cap_windows_start_in_the_agent_time_zone(tz: str, now: datetime,
                                                   expected: dict[str, datetime]) -> None:
     assert cap_window_starts(Agent(key="a", timezone=tz), now) == expected
+
+
+@pytest.mark.parametrize(("hours", "now", "working"), [
+    ("09:00-17:00", utc(2026, 1, 14, 16, 59, 59), True),
+    ("09:00-17:00", utc(2026, 1, 14, 17, 0, 0), False),
+    ("09:00-17:00", utc(2026, 1, 14, 8, 59, 59), False),
+    ("09:00-17:00", utc(2026, 1, 14, 9, 0, 0), True),
+    ("22:00-06:00", utc(2026, 1, 14, 5, 59, 59), True),    # the Tuesday shift, overnight
+    ("22:00-06:00", utc(2026, 1, 14, 6, 0, 0), False),
+    ("00:00-24:00", utc(2026, 1, 14, 23, 59, 59), True),
+])
+def test_working_hours_bounds_hold_to_the_second(hours: str, now: datetime,
+                                                 working: bool) -> None:
+    reasons = check(cand("a", working_hours={"daily": hours}), now)
+    assert ("outside_working_hours" not in reasons) is working
+
+
+def test_capacity_limits_follow_an_agent_replaced_with_new_capacity() -> None:
+    from dataclasses import replace
+
+    c = cand("a", capacity={"open": 5, "daily": 2}, load=AgentLoad(open_leads=1,
+                                                                  assigned={"day": 2}))
+    assert check(c, utc(2026, 1, 14, 10)) == ("cap_daily",)
+    assert check(Candidate(replace(c.agent, capacity={"daily": 3}), c.load),
+                 utc(2026, 1, 14, 10)) == ()
+    assert check(Candidate(replace(c.agent, capacity={"open": 1}), c.load),
+                 utc(2026, 1, 14, 10)) == ("at_capacity",)

@@ -55,10 +55,36 @@ def test_trace_lists_every_rule_tried_with_a_short_reason_for_misses() -> None:
     assert d.trace.summary.startswith("Went to Ana: rule 'Rest' matched")
 
 
-def test_compact_trace_lists_missed_rules_by_name_only() -> None:
+def test_compact_trace_lists_missed_rules_as_index_ranges() -> None:
     f = flow({"name": "Never", "when": {"field": "city", "eq": "Delhi"}, "to": {"agent": "ana"}},
              {"name": "Rest", "to": {"agent": "ana"}})
     d = decide({"city": "Pune"}, f, [cand("ana")], {}, NOW)
-    rules = d.trace.to_dict(compact=True)["rules"]
-    assert rules[0] == {"index": 0, "name": "Never", "matched": False}
-    assert rules[1]["members"][0]["agent"] == "ana"
+    t = d.trace.to_dict(compact=True)
+    assert t["missed"] == [[0, 0]]
+    assert [(r["index"], r["name"], r["matched"]) for r in t["rules"]] == [(1, "Rest", True)]
+    assert t["rules"][0]["eligible"] == ["ana"]
+
+
+
+SHARED_RULES = (
+    {"name": "city", "when": {"field": "city", "in": ["Delhi", "Pune"]}, "to": {"agent": "ana"}},
+    {"name": "both", "when": {"all": [{"field": "city", "eq": "mumbai"},
+                                      {"field": "tier", "eq": "gold"}]}, "to": {"agent": "ana"}},
+    {"name": "tier", "when": {"field": "tier", "in": ["gold", "silver"]}, "to": {"agent": "ana"}},
+    {"name": "n", "when": {"field": "n", "gte": 2}, "to": {"agent": "ana"}},
+)
+SHARED = flow(*SHARED_RULES)
+TIERS = st.sampled_from(["gold", " Gold", "silver", "bronze", "", None, 3, True])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(VALUES, TIERS, VALUES), min_size=1, max_size=20))
+def test_remembered_rule_lookups_stay_exact_across_leads(
+        leads: list[tuple[Any, Any, Any]]) -> None:
+    # one flow for every lead: what it remembered for earlier leads must fit later ones
+    for city, tier, n in leads:
+        lead = {"city": city, "tier": tier, "n": n}
+        fresh = flow(*SHARED_RULES)  # remembers nothing yet
+        offered = [r.index for r in SHARED.candidate_rules(lead)]
+        assert offered == [r.index for r in fresh.candidate_rules(lead)]
+        assert {r.index for r in SHARED.rules if r.when.evaluate(lead)} <= set(offered)

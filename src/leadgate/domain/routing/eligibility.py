@@ -31,28 +31,37 @@ REASONS: dict[str, str] = {
 TIME_REASONS = frozenset({"time_off", "holiday", "outside_working_hours"})
 
 
-def check(c: Candidate, now: datetime) -> tuple[str, ...]:
-    """The reason codes that make ``c`` ineligible at ``now`` (empty = eligible)."""
-    a, load = c.agent, c.load
-    out: list[str] = []
-    if a.status != "available":
-        out.append(a.status)
+def check(c: Candidate, now: datetime,
+          local: dict[str, datetime] | None = None) -> tuple[str, ...]:
+    """The reason codes that make ``c`` ineligible at ``now`` (empty = eligible).
+
+    ``local``, when given, caches ``now`` in each agent time zone across the members of
+    one decision (many agents share a zone).
+    """
+    # the agent's precomputed private fields are read directly: this runs for every
+    # member a method looks at
+    a = c.agent
+    out: list[str] = [] if a.status == "available" else [a.status]
     if a.time_off and a.time_off_at(now) is not None:
         out.append("time_off")
     if a.holidays and a.on_holiday(now):
         out.append("holiday")
-    if a.schedule is not None and not a.is_working(now):
-        out.append("outside_working_hours")
-    cap = a.capacity
-    if cap:
-        limit = cap.get("open")
-        if limit is not None and load.open_leads >= limit:
-            out.append("at_capacity")
-        for key, window in CAP_WINDOWS.items():
-            limit = cap.get(key)
-            if limit is not None and load.assigned.get(window, 0) >= limit:
-                out.append(f"cap_{key}")
-    return tuple(out)
+    sched = a._schedule
+    if sched is not None:
+        if local is None:
+            at = now.astimezone(a._zoneinfo)
+        else:
+            at = local.get(a.timezone)  # type: ignore[assignment]
+            if at is None:
+                at = local[a.timezone] = now.astimezone(a._zoneinfo)
+        if not sched.is_open(at):
+            out.append("outside_working_hours")
+    if a._limits:
+        load = c.load
+        for code, window, limit in a._limits:
+            if (load.open_leads if window is None else load.assigned.get(window, 0)) >= limit:
+                out.append(code)
+    return tuple(out) if out else ()
 
 
 def explain(c: Candidate, reasons: Iterable[str], now: datetime) -> str:

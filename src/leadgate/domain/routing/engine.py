@@ -2,105 +2,65 @@
 
 Speed: rules are looked up through the flow's equality index (most non-matching rules
 are never evaluated), pool members are checked lazily (round robin checks only the
-agents it walks past), and the trace's heavy parts (condition explanations, member
-texts) are computed when read. All of it is deterministic, so a trace read later says
-exactly what decide() saw.
+agents it walks past), and the trace is built only when read: ``trace.rules`` (full
+RuleTraces, condition explanations, member texts) on first access, the stored compact
+form from exactly what decide() examined. All of it is deterministic, so a trace read
+later says exactly what decide() saw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from itertools import islice
+from typing import Any
 
 from leadgate.domain.agents import Candidate
-from leadgate.domain.conditions import Condition, explain_failure
-from leadgate.domain.decision import Decision, MemberTrace, RuleTrace, Trace
+from leadgate.domain.decision import (
+    CompactParts,
+    Decision,
+    MemberTrace,
+    RuleTrace,
+    Trace,
+)
 from leadgate.domain.errors import RoutingError
 from leadgate.domain.routing import eligibility
 from leadgate.domain.routing.flow import Flow, Rule, Target
-from leadgate.domain.routing.methods.base import Context, Pick, get_method
+from leadgate.domain.routing.methods.base import METHODS, Context, Pick, get_method
 from leadgate.domain.routing.pools import Roster
+from leadgate.domain.routing.tracing import Lazy, LazyExplain, facts_read, gaps
 
 __all__ = ["decide"]
 
 _MENTION = 3  # ineligible members named in a summary
-T = TypeVar("T")
+_ALWAYS: Mapping[str, Any] = {"always": True, "matched": True}
 
 
-class _LazyExplain(Mapping[str, Any]):
-    """A condition's explanation, computed only when someone reads it."""
-
-    __slots__ = ("_cond", "_facts", "_short", "_value")
-
-    def __init__(self, cond: Condition, facts: Mapping[str, Any], *,
-                 short: bool = False) -> None:
-        self._cond, self._facts, self._short = cond, facts, short
-        self._value: dict[str, Any] | None = None
-
-    def _get(self) -> dict[str, Any]:
-        if self._value is None:
-            self._value = (explain_failure(self._cond, self._facts) if self._short
-                           else self._cond.explain(self._facts))
-        return self._value
-
-    def __getitem__(self, k: str) -> Any:
-        return self._get()[k]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __repr__(self) -> str:
-        return repr(self._get())
-
-
-class _Lazy(Sequence[T]):
-    """A tuple built on first access."""
-
-    __slots__ = ("_items", "_make")
-
-    def __init__(self, make: Callable[[], tuple[T, ...]]) -> None:
-        self._make = make
-        self._items: tuple[T, ...] | None = None
-
-    def _get(self) -> tuple[T, ...]:
-        if self._items is None:
-            self._items = self._make()
-        return self._items
-
-    @overload
-    def __getitem__(self, i: int) -> T: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[T]: ...
-    def __getitem__(self, i: int | slice) -> T | Sequence[T]:
-        return self._get()[i]
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __eq__(self, other: object) -> bool:
-        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(self._get())
+def _first(item: tuple[str, Candidate, tuple[str, ...]]) -> str:
+    return item[0]
 
 
 class _Attempt:
-    """One target tried: its context (with memoised eligibility) and the pick."""
+    """One target tried: its context (with memoised eligibility) and the pick.
+
+    ``checked`` is how many members had been checked when the method was done; reading
+    the full trace later checks the others too, but the compact trace lists only these,
+    so both forms stay deterministic.
+    """
+
+    __slots__ = ("arithmetic", "checked", "ctx", "note", "pick", "target", "texts")
 
     def __init__(self, target: Target, ctx: Context, pick: Pick | None, note: str,
                  arithmetic: Mapping[str, Any] | None = None) -> None:
         self.target, self.ctx, self.pick, self.note = target, ctx, pick, note
-        self.arithmetic = dict(arithmetic if arithmetic is not None
-                               else pick.arithmetic if pick else {})
+        self.arithmetic: Mapping[str, Any] = (
+            arithmetic if arithmetic is not None else pick.arithmetic if pick else {})
+        self.checked = len(ctx.checked_view())
+        self.texts: dict[str, str] | None = None  # explanations of the blocked, once made
 
     def all_checked(self) -> tuple[tuple[Candidate, tuple[str, ...]], ...]:
-        return tuple((c, self.ctx.reasons(c)) for c in self.ctx.members)
+        reasons = self.ctx.reasons
+        return tuple((c, reasons(c)) for c in self.ctx.members)
 
     def trace(self, index: int | None, name: str, condition: Mapping[str, Any]) -> RuleTrace:
         now = self.ctx.now
@@ -112,36 +72,77 @@ class _Attempt:
                 for c, r in self.all_checked())
 
         return RuleTrace(
-            index=index, name=name, matched=True, condition=condition,
-            method=self.target.method, pool=self.target.pool_dict, pool_id=self.target.pool_id,
-            members=_Lazy(members),
-            arithmetic=self.arithmetic,
-            placed=self.pick is not None, note=self.note)
+            index, name, True, condition, self.target.method, self.target.pool_dict,
+            self.target.pool_id, Lazy(members), dict(self.arithmetic),
+            self.pick is not None, self.note)
+
+    def compact(self, index: int | None, name: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """The stored form: the members decide() had checked, sorted by key, as the keys
+        of the eligible ones and the ineligible ones with their reasons and texts."""
+        ctx, n = self.ctx, self.checked
+        memo = ctx.checked_view()
+        eligible: list[str] = []
+        ineligible: list[dict[str, Any]] = []
+        if n == 1:  # the usual case for round robin: the first member it checked took it
+            k, (c, r) = next(iter(memo.items()))
+            if r:
+                ineligible.append(self._ineligible(k, c, r))
+            else:
+                eligible.append(k)
+        elif n:
+            # the memo is in the order checked: its first n entries are what decide() saw
+            for k, (c, r) in sorted(islice(memo.items(), n)):
+                if r:
+                    ineligible.append(self._ineligible(k, c, r))
+                else:
+                    eligible.append(k)
+        target = self.target
+        return {"index": index, "name": name, "matched": True, "method": target.method,
+                "facts": facts, "pool": dict(target.pool_dict), "pool_size": len(ctx.members),
+                "eligible": eligible, "ineligible": ineligible,
+                "arithmetic": dict(self.arithmetic), "placed": self.pick is not None,
+                "note": self.note}
+
+    def _ineligible(self, key: str, c: Candidate, reasons: tuple[str, ...]) -> dict[str, Any]:
+        text = self.texts.get(key) if self.texts else None
+        if text is None:
+            text = eligibility.explain(c, reasons, self.ctx.now)
+        return {"agent": key, "name": c.agent.label, "reasons": list(reasons), "text": text}
 
     def blocked_texts(self) -> list[str]:
-        """Members found ineligible while choosing (all of them if all were checked)."""
-        seen = self.ctx.checked()
-        out = [eligibility.explain(c, r, self.ctx.now)
-               for k, (c, r) in sorted(seen.items()) if r]
+        """Members found ineligible while choosing (all of them if all were checked).
+
+        The texts are kept (``texts``) for the compact trace.
+        """
+        if not self.ctx.blocked:
+            return []
+        now, explain = self.ctx.now, eligibility.explain
+        blocked = [(k, c, r) for k, (c, r) in self.ctx.checked_view().items() if r]
+        blocked.sort(key=_first)
+        texts = self.texts = {k: explain(c, r, now) for k, c, r in blocked}
+        out = list(texts.values())
         if len(out) > _MENTION:
             out = [*out[:_MENTION], f"{len(out) - _MENTION} more were not eligible"]
         return out
 
     def label(self, key: str) -> str:
-        hit = self.ctx.seen(key)
+        hit = self.ctx.checked_view().get(key)
         if hit is not None:
-            return hit.agent.label
+            return hit[0].agent.label
         return next((c.agent.label for c in self.ctx.members if c.agent.key == key), key)
 
 
 def _attempt(target: Target, lead: Mapping[str, Any], roster: Roster,
              state: Mapping[str, Any], now: datetime, flow: str | None,
              rule: str) -> _Attempt:
-    method = get_method(target.method, "method")
-    members = target.pool.members(roster, lead) if target.pool is not None else []
+    method = METHODS.get(target.method) or get_method(target.method, "method")
+    pool = target.pool
+    members = pool.resolve(roster, lead) if pool is not None else ()
     sub = state.get(target.pool_id)
-    ctx = Context(lead=lead, members=members, state=sub if isinstance(sub, Mapping) else {},
-                  options=target.options, now=now, flow=flow, rule=rule)
+    if type(sub) is not dict and not isinstance(sub, Mapping):
+        sub = {}
+    ctx = Context(lead=lead, members=members, state=sub, options=target.options, now=now,
+                  flow=flow, rule=rule)
     if method.needs_eligible and not method.lazy and not ctx.eligible:
         note = "nobody in the pool was eligible" if members else "the pool is empty"
         return _Attempt(target, ctx, None, note)
@@ -161,32 +162,60 @@ def _new_state(state: Mapping[str, Any], target: Target, pick: Pick) -> dict[str
     return out
 
 
-class _Tried:
-    """The rules tried so far: built traces for matched ones, lazy ones for the rest."""
+class _Tried(Lazy[RuleTrace]):
+    """What one decide() call examined: the rules that matched (with their attempts),
+    how far it got, the fallback attempt. It is the trace's ``rules`` (built on first
+    access) and builds the compact form on demand."""
+
+    __slots__ = ("fallback", "flow", "lead", "matched", "upto")
 
     def __init__(self, flow: Flow, lead: Mapping[str, Any]) -> None:
+        # (no super().__init__ call: this runs once per decision)
+        self._make, self._items = self._rule_traces, None
         self.flow, self.lead = flow, lead
-        self.built: dict[int, RuleTrace] = {}
-        self.upto = -1  # last rule index reached
+        self.matched: list[tuple[Rule, _Attempt]] = []
+        self.upto = len(flow.rules) - 1  # last rule index reached
+        self.fallback: Any = None        # _Attempt, {"queue": X} or None
 
-    def traces(self) -> Sequence[RuleTrace]:
-        flow, lead, built, upto = self.flow, self.lead, dict(self.built), self.upto
+    # decide() does not change a _Tried after building its Decision, so the trace can
+    # read it later as is.
+    def _rule_traces(self) -> tuple[RuleTrace, ...]:
+        lead = self.lead
+        built = {r.index: a.trace(r.index, r.name, LazyExplain(r.when, lead))
+                 for r, a in self.matched}
+        return tuple(
+            built.get(r.index) or RuleTrace(
+                r.index, r.name, False, LazyExplain(r.when, lead, short=True),
+                r.target.method)
+            for r in self.flow.rules[:self.upto + 1])
 
-        def make() -> tuple[RuleTrace, ...]:
-            return tuple(
-                built.get(r.index) or RuleTrace(
-                    index=r.index, name=r.name, matched=False,
-                    condition=_LazyExplain(r.when, lead, short=True),
-                    method=r.target.method)
-                for r in flow.rules[:upto + 1])
-        return _Lazy(make)
+    def _compact_parts(self) -> CompactParts:
+        lead, matched, fb, upto = self.lead, self.matched, self.fallback, self.upto
+        if len(matched) == 1:  # the usual case: one rule matched and placed the lead
+            r, a = matched[0]
+            rules = [a.compact(r.index, r.name, facts_read(r.reads, lead))]
+            i = r.index
+            missed = [[0, i - 1]] if i else []
+            if i < upto:
+                missed.append([i + 1, upto])
+        else:
+            rules = [a.compact(r.index, r.name, facts_read(r.reads, lead)) for r, a in matched]
+            missed = gaps([r.index for r, _ in matched], upto)
+        if fb is None:
+            return rules, missed, None
+        fb_out = fb.compact(None, "fallback", {}) if isinstance(fb, _Attempt) else dict(fb)
+        return rules, missed, fb_out
+
+    def trace(self, outcome: str, summary: str, now: datetime,
+              fallback: RuleTrace | Mapping[str, Any] | None = None) -> Trace:
+        return Trace(self.flow.key, self, fallback, outcome, summary, now, self._compact_parts)
 
     def missed(self) -> str:
-        unmatched = self.upto + 1 - len(self.built)
+        unmatched = self.upto + 1 - len(self.matched)
         parts = []
         if unmatched:
             parts.append(f"{unmatched} rule{'s' if unmatched != 1 else ''} did not match")
-        parts += [f"rule '{t.name}' matched but {t.note}" for t in self.built.values()]
+        parts += [f"rule '{r.name}' matched but {a.note}" for r, a in self.matched]
         return "; ".join(parts) or "the flow has no rules"
 
 
@@ -196,31 +225,32 @@ def _placed(attempt: _Attempt, rule: Rule | None, tried: _Tried, flow: Flow,
     pick = attempt.pick
     assert pick is not None and pick.outcome is not None
     label = attempt.label
-    if pick.outcome == "assigned" and pick.agent:
-        head = f"Went to {label(pick.agent)}"
-    elif pick.outcome == "offered":
+    outcome = pick.outcome
+    who = label(pick.agent) if pick.agent else ""
+    if outcome == "assigned" and pick.agent:
+        head = f"Went to {who}"
+    elif outcome == "offered":
         head = "Offered to " + ", ".join(label(k) for k in pick.agents)
-    elif pick.outcome == "queued":
+    elif outcome == "queued":
         head = f"Queued in {pick.queue}"
-    elif pick.outcome == "sell":
+    elif outcome == "sell":
         head = f"Sent to sale by {attempt.target.method}"
     else:
-        head = pick.outcome.capitalize()
+        head = outcome.capitalize()
     why = [f"rule '{rule.name}' matched"] if rule else [
         f"no rule placed the lead ({tried.missed()})", "the fallback applied"]
-    why += attempt.blocked_texts()
+    blocked = attempt.blocked_texts()
+    if blocked:
+        why += blocked
     if pick.why:
-        who = label(pick.agent) + " " if pick.agent else ""
-        why.append(who + pick.why)
-    summary = f"{head}: " + "; ".join(why) + "."
-    trace = Trace(flow=flow.key, rules=tried.traces(), fallback=fb_trace,
-                  outcome=pick.outcome, summary=summary, now=now)
+        why.append(f"{who} {pick.why}" if who else pick.why)
+    summary = f"{head}: {'; '.join(why)}."
+    target = attempt.target
     return Decision(
-        outcome=pick.outcome, agent=pick.agent, agents=pick.agents, queue=pick.queue,
-        rule=rule.name if rule else None, rule_index=rule.index if rule else None,
-        method=attempt.target.method, accept_within=attempt.target.accept_within,
-        target=dict(attempt.target.raw), state=_new_state(state, attempt.target, pick),
-        trace=trace)
+        outcome, pick.agent, pick.agents, pick.queue,
+        rule.name if rule else None, rule.index if rule else None,
+        target.method, target.accept_within, None, dict(target.raw),
+        _new_state(state, target, pick), tried.trace(outcome, summary, now, fb_trace))
 
 
 def decide(lead: Mapping[str, Any], flow: Flow, candidates: Sequence[Candidate],
@@ -236,13 +266,11 @@ def decide(lead: Mapping[str, Any], flow: Flow, candidates: Sequence[Candidate],
         raise RoutingError("now must be timezone-aware")
     roster = candidates if isinstance(candidates, Roster) else Roster(candidates, index=False)
     tried = _Tried(flow, lead)
-    tried.upto = len(flow.rules) - 1
     for rule in flow.candidate_rules(lead):
         if not rule.when.evaluate(lead):
             continue
         attempt = _attempt(rule.target, lead, roster, state, now, flow.key, rule.name)
-        tried.built[rule.index] = attempt.trace(rule.index, rule.name,
-                                                _LazyExplain(rule.when, lead))
+        tried.matched.append((rule, attempt))
         if attempt.pick is not None:
             tried.upto = rule.index
             return _placed(attempt, rule, tried, flow, state, now)
@@ -262,12 +290,10 @@ def _hold(attempt: _Attempt, rule: Rule, tried: _Tried, flow: Flow,
     when = f"until {until.isoformat()}" if until else "until someone in the pool is eligible"
     why = [f"rule '{rule.name}' matched but {attempt.note}", *attempt.blocked_texts()]
     summary = f"Held in {queue} {when}: " + "; ".join(why) + "."
-    trace = Trace(flow=flow.key, rules=tried.traces(), outcome="queued", summary=summary,
-                  now=now)
     return Decision(outcome="queued", queue=queue, rule=rule.name, rule_index=rule.index,
                     method=attempt.target.method, accept_within=attempt.target.accept_within,
                     hold_until=until, target=dict(attempt.target.raw), state=dict(state),
-                    trace=trace)
+                    trace=tried.trace("queued", summary, now))
 
 
 def _fallback(lead: Mapping[str, Any], flow: Flow, roster: Roster, tried: _Tried,
@@ -277,20 +303,19 @@ def _fallback(lead: Mapping[str, Any], flow: Flow, roster: Roster, tried: _Tried
     fb_trace: RuleTrace | Mapping[str, Any] | None = None
     if fb is not None and fb.target is not None:
         attempt = _attempt(fb.target, lead, roster, state, now, flow.key, "fallback")
-        fb_trace = attempt.trace(None, "fallback", {"always": True, "matched": True})
+        tried.fallback = attempt
+        fb_trace = attempt.trace(None, "fallback", dict(_ALWAYS))
         if attempt.pick is not None:
             return _placed(attempt, None, tried, flow, state, now, fb_trace)
         pool = fb.target.pool.describe() if fb.target.pool else fb.target.method
         missed += f"; the fallback {pool} could not place it ({attempt.note})"
     if fb is not None and fb.queue is not None:
-        fb_trace = fb_trace or {"queue": fb.queue}
+        if fb_trace is None:
+            fb_trace = tried.fallback = {"queue": fb.queue}
         summary = f"Queued in {fb.queue}: no rule placed the lead ({missed})."
-        trace = Trace(flow=flow.key, rules=tried.traces(), fallback=fb_trace,
-                      outcome="queued", summary=summary, now=now)
         return Decision(outcome="queued", queue=fb.queue, target={"queue": fb.queue},
-                        state=dict(state), trace=trace)
+                        state=dict(state), trace=tried.trace("queued", summary, now, fb_trace))
     tail = "" if fb is not None else " and the flow has no fallback"
     summary = f"Unassigned: no rule placed the lead ({missed}){tail}."
-    trace = Trace(flow=flow.key, rules=tried.traces(), fallback=fb_trace,
-                  outcome="unassigned", summary=summary, now=now)
-    return Decision(outcome="unassigned", state=dict(state), trace=trace)
+    return Decision(outcome="unassigned", state=dict(state),
+                    trace=tried.trace("unassigned", summary, now, fb_trace))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -87,6 +87,11 @@ class Rule:
     when: Condition
     target: Target
     when_nobody: str = "next"
+    #: the lead fields the condition reads, sorted (the compact trace records their values)
+    reads: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads", tuple(sorted(self.when.fields())))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -112,9 +117,17 @@ class Fallback:
         return out
 
 
+_OTHER = object()  # cache key part: a present value that is not a text
+_CACHE_LIMIT = 4096   # lookups remembered per flow (cleared when full)
+
+
 @dataclass(frozen=True)
 class _Plan:
-    """Rule index: rules guarded by ``field in {values}`` are looked up, not evaluated."""
+    """Rule index: rules guarded by ``field in {values}`` are looked up, not evaluated.
+
+    ``guards`` holds, per guarded field, the table value -> rule indexes and the indexes
+    of every rule guarded by that field (used when the lead's value is not a text).
+    """
 
     unguarded: tuple[int, ...]
     guards: tuple[tuple[str, Mapping[str, tuple[int, ...]], tuple[int, ...]], ...]
@@ -147,23 +160,65 @@ class Flow:
     fallback: Fallback | None = None
     _plan: _Plan = field(init=False, repr=False, compare=False,
                          default=_Plan((), ()))
+    #: lookup key (what each guarded field of the lead selects) -> candidate rules
+    _found: dict[Any, tuple[Rule, ...]] = field(init=False, repr=False, compare=False,
+                                               default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_plan", _make_plan(self.rules))
 
-    def candidate_rules(self, lead: Mapping[str, Any]) -> list[Rule]:
-        """Rules that may match ``lead``, in order (a superset of those that do)."""
+    def candidate_rules(self, lead: Mapping[str, Any]) -> Sequence[Rule]:
+        """Rules that may match ``lead``, in order (a superset of those that do).
+
+        The answer depends only on what each guarded field of the lead selects in its
+        table (a listed value, any other present value, or nothing), so it is
+        remembered per flow under that key.
+        """
         plan = self._plan
         if not plan.guards:
-            return list(self.rules)
-        idx = set(plan.unguarded)
-        for name, table, every in plan.guards:
+            return self.rules
+        if len(plan.guards) == 1:  # the usual case, without the tuple key
+            name, table, _ = plan.guards[0]
             v = lead.get(name)
             if isinstance(v, str):
-                idx.update(table.get(v.strip().casefold(), ()))
-            elif v is not None:
+                v = v.strip().casefold()
+                one: Any = v if v in table else None
+            else:
+                one = None if v is None else _OTHER
+            hit = self._found.get(one)
+            if hit is None:
+                hit = self._remember(one, (one,))
+            return hit
+        key: list[Any] = []
+        for name, table, _ in plan.guards:
+            v = lead.get(name)
+            if isinstance(v, str):
+                v = v.strip().casefold()
+                key.append(v if v in table else None)
+            else:
+                key.append(None if v is None else _OTHER)
+        k = tuple(key)
+        hit = self._found.get(k)
+        if hit is None:
+            hit = self._remember(k, k)
+        return hit
+
+    def _remember(self, cache_key: Any, key: tuple[Any, ...]) -> tuple[Rule, ...]:
+        hit = self._lookup(key)
+        if len(self._found) >= _CACHE_LIMIT:
+            self._found.clear()
+        self._found[cache_key] = hit
+        return hit
+
+    def _lookup(self, key: tuple[Any, ...]) -> tuple[Rule, ...]:
+        plan = self._plan
+        idx = set(plan.unguarded)
+        for (_, table, every), v in zip(plan.guards, key, strict=True):
+            if v is _OTHER:
                 idx.update(every)
-        return [self.rules[i] for i in sorted(idx)]
+            elif v is not None:
+                idx.update(table[v])
+        return tuple(self.rules[i] for i in sorted(idx))
 
     def to_dict(self) -> dict[str, Any]:
         """Flow as data; ``parse_flow(flow.to_dict()) == flow``."""

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
 from leadgate.domain.agents import Agent, Candidate, territory_covers
 from leadgate.domain.errors import InvalidFlow
 
-__all__ = ["POOL_KINDS", "SELECTOR_ATTRIBUTES", "Pool", "Roster", "parse_pool"]
+__all__ = ["POOL_KINDS", "SELECTOR_ATTRIBUTES", "Pool", "Ring", "Roster", "parse_pool"]
 
 POOL_KINDS: dict[str, str] = {
     "team": "every agent of a team: {team: mumbai}",
@@ -42,6 +42,18 @@ SELECTOR_ATTRIBUTES: dict[str, str] = {
 _TUPLE_ATTRS = ("teams", "languages", "skills", "territories")
 
 
+class Ring(tuple[Candidate, ...]):
+    """Candidates sorted by agent key, with their keys alongside (round robin bisects the
+    keys). The roster caches these per team; treat them as read-only."""
+
+    keys: tuple[str, ...]
+
+    def __new__(cls, items: Iterable[Candidate]) -> Ring:
+        self = super().__new__(cls, items)
+        self.keys = tuple(c.agent.key for c in self)
+        return self
+
+
 class Roster(Sequence[Candidate]):
     """The workspace's candidates with lookup indexes (by key, by team).
 
@@ -54,7 +66,8 @@ class Roster(Sequence[Candidate]):
         self._items: Sequence[Candidate] = tuple(candidates) if index else candidates
         self._index = index
         self._by_key: dict[str, Candidate] | None = None
-        self._by_team: dict[str, list[Candidate]] | None = None
+        self._by_team: dict[str, Ring] | None = None
+        self._sorted: Ring | None = None
 
     @overload
     def __getitem__(self, i: int) -> Candidate: ...
@@ -75,18 +88,39 @@ class Roster(Sequence[Candidate]):
             self._by_key = {c.agent.key: c for c in self._items}
         return self._by_key
 
+    def everyone(self) -> Ring:
+        """Every candidate, sorted by agent key (cached when indexing)."""
+        if self._sorted is not None:
+            return self._sorted
+        out = Ring(sorted(self._items, key=_agent_key))
+        if self._index:
+            self._sorted = out
+        return out
+
     def team(self, name: str) -> list[Candidate]:
         """Members of a team, sorted by agent key."""
+        return list(self.team_members(name))
+
+    def team_members(self, name: str) -> tuple[Candidate, ...]:
+        """Members of a team, sorted by agent key (a Ring, cached when indexing: do not
+        change it)."""
         if not self._index:
-            return sorted((c for c in self._items if name in c.agent.teams),
-                          key=lambda c: c.agent.key)
+            return Ring(sorted((c for c in self._items if name in c.agent.teams),
+                               key=_agent_key))
         if self._by_team is None:
             idx: dict[str, list[Candidate]] = {}
-            for c in sorted(self._items, key=lambda c: c.agent.key):
+            for c in self.everyone():
                 for t in c.agent.teams:
                     idx.setdefault(t, []).append(c)
-            self._by_team = idx
-        return self._by_team.get(name, [])
+            self._by_team = {t: Ring(cs) for t, cs in idx.items()}
+        return self._by_team.get(name, _NO_RING)
+
+
+_NO_RING = Ring(())
+
+
+def _agent_key(c: Candidate) -> str:
+    return c.agent.key
 
 
 def _fold(v: Any) -> str:
@@ -135,29 +169,33 @@ class Pool:
 
     def members(self, roster: Roster, lead: Mapping[str, Any]) -> list[Candidate]:
         """Pool members present in the roster, sorted by agent key."""
-        if self.kind == "team":
-            return list(roster.team(self.value))
+        return list(self.resolve(roster, lead))
+
+    def resolve(self, roster: Roster, lead: Mapping[str, Any]) -> Sequence[Candidate]:
+        """Like :meth:`members`, but may return the roster's cached tuple: do not change it."""
+        kind = self.kind
+        if kind == "team":
+            return roster.team_members(self.value)
         by_key = roster.by_key()
-        if self.kind == "agent":
+        if kind == "agent":
             c = by_key.get(self.value)
-            return [c] if c else []
-        if self.kind == "agent_field":
+            return (c,) if c else ()
+        if kind == "agent_field":
             owner = lead.get(self.value)
             if owner is None or owner == "":
-                return []
+                return ()
             c = by_key.get(str(owner))
             if c is None:
                 folded = _fold(owner)
                 c = next((x for x in roster if _fold(x.agent.key) == folded), None)
-            return [c] if c else []
+            return (c,) if c else ()
         if isinstance(self.value, tuple):
             found = (by_key.get(k) for k in sorted(self.value))
-            return [c for c in found if c is not None]
+            return tuple(c for c in found if c is not None)
         if self.value == "*":
-            return sorted(roster, key=lambda c: c.agent.key)
+            return roster.everyone()
         sel = self._selector
-        return sorted((c for c in roster if _selects(c.agent, sel, lead)),
-                      key=lambda c: c.agent.key)
+        return tuple(c for c in roster.everyone() if _selects(c.agent, sel, lead))
 
 
 def _agent_values(agent: Agent, attr: str) -> tuple[Any, ...]:

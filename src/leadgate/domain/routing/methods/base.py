@@ -24,14 +24,15 @@ class Context:
     the next eligible agent in a ring (round robin) checks only the agents it passes.
     """
 
-    __slots__ = ("_eligible", "_reasons", "flow", "lead", "members", "now", "options", "rule",
-                 "state")
+    __slots__ = ("_eligible", "_local", "_reasons", "blocked", "flow", "lead", "members", "now",
+                 "options", "rule", "state")
 
     def __init__(self, *, lead: Mapping[str, Any], members: Sequence[Candidate],
                  state: Mapping[str, Any], options: Mapping[str, Any], now: datetime,
                  flow: str | None = None, rule: str | None = None) -> None:
         self.lead = lead
-        self.members = tuple(members)       # the whole pool, sorted by agent key
+        # the whole pool, sorted by agent key (a roster's cached tuple is used as is)
+        self.members = members if isinstance(members, tuple) else tuple(members)
         self.state = state                  # this pool's sub-state (JSON-able)
         self.options = options              # validated options of the target
         self.now = now
@@ -39,12 +40,19 @@ class Context:
         self.rule = rule
         self._reasons: dict[str, tuple[Candidate, tuple[str, ...]]] = {}
         self._eligible: tuple[Candidate, ...] | None = None
+        self._local: dict[str, datetime] = {}  # ``now`` in each agent time zone met
+        self.blocked = 0  # how many members checked so far were not eligible
 
     def reasons(self, c: Candidate) -> tuple[str, ...]:
         """Why ``c`` is not eligible (empty when eligible); memoised."""
-        hit = self._reasons.get(c.agent.key)
+        key = c.agent.key
+        hit = self._reasons.get(key)
         if hit is None:
-            hit = self._reasons[c.agent.key] = (c, check(c, self.now))
+            found = check(c, self.now, self._local)
+            self._reasons[key] = (c, found)
+            if found:
+                self.blocked += 1
+            return found
         return hit[1]
 
     def is_eligible(self, c: Candidate) -> bool:
@@ -60,6 +68,13 @@ class Context:
         """Members checked so far with their reasons, by agent key."""
         return dict(self._reasons)
 
+    def checked_view(self) -> Mapping[str, tuple[Candidate, tuple[str, ...]]]:
+        """Like :meth:`checked` without the copy: the live memo, in the order checked.
+
+        Read it, do not change it.
+        """
+        return self._reasons
+
     @property
     def eligible(self) -> tuple[Candidate, ...]:
         """Eligible members, sorted by agent key (checks everyone)."""
@@ -68,9 +83,13 @@ class Context:
         return self._eligible
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Pick:
-    """A method's choice. ``outcome`` None means it could not place the lead."""
+    """A method's choice. ``outcome`` None means it could not place the lead.
+
+    ``__init__`` is written by hand with the generated one's signature: the generated
+    frozen one sets each field through ``object.__setattr__``, slow on the hot path.
+    """
 
     outcome: str | None
     agent: str | None = None
@@ -79,6 +98,15 @@ class Pick:
     state: Mapping[str, Any] | None = None    # new sub-state; None keeps the old one
     arithmetic: Mapping[str, Any] = field(default_factory=dict)
     why: str = ""                             # e.g. "was next in rotation"
+
+    def __init__(self, outcome: str | None, agent: str | None = None,
+                 agents: tuple[str, ...] = (), queue: str | None = None,
+                 state: Mapping[str, Any] | None = None,
+                 arithmetic: Mapping[str, Any] | None = None, why: str = "") -> None:
+        object.__setattr__(self, "__dict__", {
+            "outcome": outcome, "agent": agent, "agents": agents, "queue": queue,
+            "state": state, "arithmetic": {} if arithmetic is None else arithmetic,
+            "why": why})
 
 
 class Method(ABC):

@@ -10,9 +10,11 @@ the ring: there is no catch-up burst.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 
 from leadgate.domain.agents import Candidate
 from leadgate.domain.routing.methods.base import Context, Method, Pick, register_method
+from leadgate.domain.routing.pools import Ring
 
 
 class RoundRobin(Method):
@@ -24,32 +26,40 @@ class RoundRobin(Method):
 
     def choose(self, ctx: Context) -> Pick:
         last = ctx.state.get("last")
-        last = last if isinstance(last, str) else None
-        chosen, skipped = ring_walk(ctx, list(ctx.members), last)
-        arithmetic = {"last": last, "next": chosen, "ring_size": len(ctx.members),
+        if type(last) is not str:
+            last = None
+        members = ctx.members
+        chosen, skipped = ring_walk(ctx, members, last)
+        arithmetic = {"last": last, "next": chosen, "ring_size": len(members),
                       "skipped": skipped}
         if chosen is None:
             return Pick(None, arithmetic=arithmetic, why="nobody in the pool was eligible")
-        return Pick("assigned", agent=chosen, state={"last": chosen}, arithmetic=arithmetic,
-                    why="was next in rotation")
+        return Pick("assigned", chosen, (), None, {"last": chosen}, arithmetic,
+                    "was next in rotation")
 
 
 def _key(c: Candidate) -> str:
     return c.agent.key
 
 
-def ring_walk(ctx: Context, ring: list[Candidate], last: str | None
+def ring_walk(ctx: Context, ring: Sequence[Candidate], last: str | None
               ) -> tuple[str | None, list[str]]:
     """Walk the ring (sorted by key) from just after ``last``; first eligible wins.
 
     Returns the chosen key (None if nobody is eligible) and the keys skipped on the way.
     """
-    start = bisect_right(ring, last, key=_key) if last is not None else 0
-    skipped: list[str] = []
     n = len(ring)
-    for i in range(n):
-        c = ring[(start + i) % n]
-        if ctx.is_eligible(c):
+    if last is None:
+        start = 0
+    elif type(ring) is Ring:
+        start = bisect_right(ring.keys, last)
+    else:
+        start = bisect_right(ring, last, key=_key)
+    skipped: list[str] = []
+    reasons = ctx.reasons
+    for i in range(start, start + n):
+        c = ring[i % n] if i >= n else ring[i]
+        if not reasons(c):
             return c.agent.key, skipped
         skipped.append(c.agent.key)
     return None, skipped
