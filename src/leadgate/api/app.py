@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # FastAPI's built-in OpenTelemetry looks up the global providers (reading the
+        # environment) on every request; leadgate configures none, so it is switched off
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     api.state.leadgate = core
     errors.install(api)
