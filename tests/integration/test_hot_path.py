@@ -130,7 +130,8 @@ def test_a_configuration_change_is_seen_by_the_next_lead(workspace: App) -> None
                 agent.status = "away"
             uow.commit()
         keys = {client.post("/v1/leads", content=json.dumps(lead(10 + i)),
-                            headers={"Authorization": f"Bearer {WEBSITE_KEY}"}
+                            headers={"Authorization": f"Bearer {WEBSITE_KEY}",
+                                     "Content-Type": "application/json"},
                             ).json()["assignee"]["key"] for i in range(4)}
     assert keys == {"a1"}
 

@@ -109,15 +109,39 @@ def read(db: Session | Connection, agent_ids: Iterable[int], *,
     return out
 
 
+_statements: dict[tuple[str, Callable[[Any], dict[str, Any]]], Any] = {}
+
+
 def _upsert(db: Session | Connection, rows: list[dict[str, Any]],
             set_: Callable[[Any], dict[str, Any]]) -> None:
     if not rows:
         return
     dialect = db.get_bind().dialect.name
-    ins = (pg_insert(T) if dialect == "postgresql" else sqlite_insert(T))
-    stmt = ins.on_conflict_do_update(index_elements=[T.c.agent_id], set_=set_(ins.excluded))
-    # RETURNING makes SQLAlchemy send one multi-row statement (one row per agent)
-    db.execute(stmt.returning(T.c.agent_id), rows)
+    stmt = _statements.get((dialect, set_))
+    if stmt is None:  # built once per dialect and kind of change
+        ins = (pg_insert(T) if dialect == "postgresql" else sqlite_insert(T))
+        # RETURNING makes SQLAlchemy send one multi-row statement (one row per agent)
+        stmt = ins.on_conflict_do_update(index_elements=[T.c.agent_id],
+                                         set_=set_(ins.excluded)).returning(T.c.agent_id)
+        _statements[(dialect, set_)] = stmt
+    db.execute(stmt, rows)
+
+
+def _add_assignments(ex: Any) -> dict[str, Any]:
+    """Relative updates: counts added, window counts restarted when the window moved."""
+    out: dict[str, Any] = {
+        "open_leads": T.c.open_leads + ex.open_leads,
+        "assigned_total": T.c.assigned_total + ex.assigned_total,
+        "last_assigned_at": case(
+            (T.c.last_assigned_at.is_(None), ex.last_assigned_at),
+            (T.c.last_assigned_at < ex.last_assigned_at, ex.last_assigned_at),
+            else_=T.c.last_assigned_at),
+    }
+    for w in WINDOWS:
+        start, n = T.c[f"{w}_start"], T.c[f"{w}_n"]
+        out[f"{w}_n"] = case((start == ex[f"{w}_start"], n + ex[f"{w}_n"]), else_=ex[f"{w}_n"])
+        out[f"{w}_start"] = ex[f"{w}_start"]
+    return out
 
 
 def record_assignments(db: Session | Connection,
@@ -145,38 +169,17 @@ def record_assignments(db: Session | Connection,
                 row[f"{w}_start"], row[f"{w}_n"] = starts[w], 0
             row[f"{w}_n"] += 1
 
-    def set_(ex: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "open_leads": T.c.open_leads + ex.open_leads,
-            "assigned_total": T.c.assigned_total + ex.assigned_total,
-            "last_assigned_at": case(
-                (T.c.last_assigned_at.is_(None), ex.last_assigned_at),
-                (T.c.last_assigned_at < ex.last_assigned_at, ex.last_assigned_at),
-                else_=T.c.last_assigned_at),
-        }
-        for w in WINDOWS:
-            start, n = T.c[f"{w}_start"], T.c[f"{w}_n"]
-            out[f"{w}_n"] = case((start == ex[f"{w}_start"], n + ex[f"{w}_n"]),
-                                 else_=ex[f"{w}_n"])
-            out[f"{w}_start"] = ex[f"{w}_start"]
-        return out
-
-    _upsert(db, list(per_agent.values()), set_)
+    _upsert(db, list(per_agent.values()), _add_assignments)
 
 
 def change_open(db: Session | Connection, agent_id: int, delta: int) -> None:
     """Add ``delta`` to an agent's open leads (a lead closed, released or reassigned)."""
-    row = {"agent_id": agent_id, "open_leads": max(delta, 0), "assigned_total": 0,
-           "outcomes": {}}
-    for w in WINDOWS:
-        row[f"{w}_n"] = 0
-
-    def set_(ex: Any) -> dict[str, Any]:
-        return {"open_leads": func.max(T.c.open_leads + delta, 0)
-                if db.get_bind().dialect.name == "sqlite"
-                else func.greatest(T.c.open_leads + delta, 0)}
-
-    _upsert(db, [row], set_)
+    dialect = db.get_bind().dialect.name
+    ins = pg_insert(T) if dialect == "postgresql" else sqlite_insert(T)
+    db.execute(ins.values(agent_id=agent_id, outcomes={}).on_conflict_do_nothing())
+    floor = func.max if dialect == "sqlite" else func.greatest
+    db.execute(update(T).where(T.c.agent_id == agent_id)
+               .values(open_leads=floor(T.c.open_leads + delta, 0)))
 
 
 def _outcome_value(status: str | None) -> tuple[int, int]:

@@ -22,9 +22,10 @@ SQLite), so the sorted ids are that order.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary, Table, insert
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary, Table
 from sqlalchemy.orm import Session
 
 from leadgate.store.db import dumps
@@ -54,13 +55,10 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
     """Insert ``rows`` (dicts with the same keys) in one statement; their ids if asked."""
     if not rows:
         return []
-    if session.get_bind().dialect.name != "postgresql":
-        if ids:
-            return sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
-        session.execute(insert(table), rows)
-        return []
     quote = session.get_bind().dialect.identifier_preparer.quote
     names = list(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        return _sqlite(session, table, rows, names, [quote(n) for n in names], ids)
     cols = [quote(n) for n in names]
     typed = ", ".join(f"{c} {_pg_type(table.c[n])}" for n, c in zip(names, cols, strict=True))
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(cols)}) "
@@ -70,3 +68,41 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
            + (" RETURNING id" if ids else ""))
     result = session.connection().exec_driver_sql(sql, (dumps(rows),))
     return sorted(result.scalars()) if ids else []
+
+
+def _sqlite_time(v: Any) -> str | None:
+    """A datetime as SQLAlchemy's SQLite DATETIME stores it: UTC, no offset, microseconds."""
+    if v is None:
+        return None
+    return str(v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds"))
+
+
+def _sqlite_value(col: Any) -> Any:
+    """What SQLAlchemy would send SQLite for one value of this column."""
+    t = col.type
+    impl = getattr(t, "impl", t)
+    if isinstance(impl, JSON) or isinstance(t, JSON):
+        return dumps
+    if isinstance(impl, DateTime):
+        return _sqlite_time
+    if isinstance(impl, Boolean):
+        return lambda v: None if v is None else int(v)
+    return None
+
+
+def _sqlite(session: Session, table: Table, rows: list[dict[str, Any]], names: list[str],
+            cols: list[str], ids: bool) -> list[int]:
+    """SQLite: the values converted once, then one executemany (or, for ids, one
+    multi-row INSERT ... RETURNING) sent as driver SQL."""
+    convert = [_sqlite_value(table.c[n]) for n in names]
+    values = [tuple(r[n] if c is None else c(r[n]) for n, c in zip(names, convert, strict=True))
+              for r in rows]
+    head = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES "
+    one = "(" + ", ".join("?" * len(cols)) + ")"
+    conn = session.connection()
+    if not ids:
+        conn.exec_driver_sql(head + one, values)
+        return []
+    flat = tuple(v for row in values for v in row)
+    result = conn.exec_driver_sql(head + ", ".join([one] * len(values)) + " RETURNING id", flat)
+    return sorted(result.scalars())
