@@ -15,7 +15,9 @@ from leadgate.services.principal import Principal
 from leadgate.store.uow import UnitOfWork
 
 
-def get_app(request: Request) -> App:
+async def get_app(request: Request) -> App:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    # hop on every request for one attribute read
     app: App = request.app.state.leadgate
     return app
 
