@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -89,6 +89,13 @@ class SendContext:
     now: datetime
     timeout: float = 10.0
     clock: Callable[[], float] = time.monotonic
+    #: the wall clock at sending: signature timestamps must be real (receivers
+    #: refuse stale ones), whatever clock the service runs on
+    wall: Callable[[], datetime] = field(default_factory=lambda: _utcnow)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class DeliveryError(Exception):

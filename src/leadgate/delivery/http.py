@@ -157,7 +157,8 @@ def exchange(cfg: Mapping[str, Any], request: Mapping[str, Any], lead: Mapping[s
     headers.update(auth_headers(cfg))
     if cfg.get("sign"):
         msg_id = str(lead.get("idempotency_key") or lead.get("delivery_id") or "")
-        headers.update(signing.sign_headers(cfg["sign"], msg_id, ctx.now, request["body"]))
+        headers.update(signing.sign_headers(cfg["sign"], msg_id, ctx.wall(),
+                                            request["body"]))
     seen = Exchange(request={"method": request["method"], "url": request["url"],
                              "headers": {k: v for k, v in headers.items()},
                              "body": truncate(request["body"])})
