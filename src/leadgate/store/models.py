@@ -360,7 +360,8 @@ class Destination(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     #: The entry of the setup file, secrets included (never shown or exported as such).
-    spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    #: Plain JSON, not JSONB, on PostgreSQL: field mappings and CSV columns keep their order.
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("spec", m.JSONType, nullable=False),
+        sa.Column("spec", sa.JSON(), nullable=False),  # json keeps key order
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", m.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", m.UTCDateTime(timezone=True), nullable=False),
