@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from leadgate import __version__
 from leadgate.api import errors
 from leadgate.api.limits import BodyLimit
-from leadgate.api.routes import agents, flows, forms, gatekeeper, leads, system
+from leadgate.api.routes import agents, deliveries, flows, forms, gatekeeper, leads, system
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
 from leadgate.services import handlers  # registers the job handlers
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     )
     api.state.leadgate = core
     errors.install(api)
-    for module in (leads, gatekeeper, agents, flows, forms, system):
+    for module in (leads, gatekeeper, agents, flows, forms, system, deliveries):
         api.include_router(module.router)
     console.install(api, core)
     api.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)

@@ -544,3 +544,38 @@ def preview(uow: UnitOfWork, key: str, lead_id: int) -> dict[str, Any]:
                             f"{exc}") from None
     return {"destination": key, "kind": spec.kind, "lead_id": lead_id,
             "request": redact(req, spec.impl.secrets(spec.config))}
+
+
+# --- lead updates (PATCH /v1/leads/{id} by its source) -----------------------------------
+def update_lead(uow: UnitOfWork, source_id: int, lead_id: int, changes: Mapping[str, Any],
+                now: datetime) -> dict[str, Any]:
+    """Merge ``changes`` into a lead sent by the same source, re-qualify it, and release
+    its held deliveries (their hold is checked again by the worker)."""
+    from leadgate.domain.errors import Forbidden, InvalidInput
+    from leadgate.domain.qualify import qualify
+    from leadgate.services import snapshot, timeline
+    from leadgate.services.capture import check_payload
+
+    check_payload(dict(changes))
+    lead = uow.session.get(m.Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"no lead {lead_id}")
+    if lead.source_id != source_id:
+        raise Forbidden("a lead can only be updated by the source that sent it")
+    snap = snapshot.current(uow.session)
+    campaign = snap.campaigns[lead.campaign_id]
+    source = snap.sources.get(source_id)
+    raw = {**(lead.raw or {}), **changes}
+    q = qualify(raw, campaign.spec, now=lead.created_at,
+                default_region=source.default_region if source else None, model=campaign.model)
+    if q.verdict == "rejected":
+        raise InvalidInput("; ".join(r.message for r in q.reasons) or "the update is refused",
+                           code="lead_rejected")
+    before = dict(lead.values or {})
+    lead.raw, lead.values, lead.score, lead.grade = raw, q.values, q.score, q.grade
+    changed = sorted(k for k in set(before) | set(q.values) if before.get(k) != q.values.get(k))
+    timeline.record(uow, lead, "updated", now, actor=f"source:{source.key if source else '?'}",
+                    fields=changed)
+    released = release_held(uow, lead.id, now)
+    return {"id": lead.id, "changed": changed, "released_deliveries": released,
+            "values": lead.values}
