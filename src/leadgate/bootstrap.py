@@ -77,6 +77,9 @@ class App:
 def bootstrap(settings: Settings | None = None, *, clock: Clock = utcnow,
               migrate: bool = False) -> App:
     settings = settings or Settings()
+    from leadgate.services import jobs
+
+    jobs.LEASE = timedelta(seconds=settings.job_lease_seconds)
     engine = make_engine(settings)
     if migrate:
         from leadgate.store.migrate import upgrade

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     #: Most leads the capture path stores in one transaction (group commit).
     capture_batch_max: int = Field(default=64, ge=1, le=1000)
+    #: How long a worker owns a claimed job; a job whose worker died is run again after it.
+    job_lease_seconds: float = Field(default=300, gt=0)
     #: Database connection pool size per process (PostgreSQL).
     pool_size: int = 20
     log_level: str = "INFO"

@@ -36,12 +36,13 @@ from sqlalchemy.orm import Session
 
 from leadgate.domain.agents import Candidate
 from leadgate.domain.decision import Decision
+from leadgate.domain.delivery import plan_of
 from leadgate.domain.errors import AuthError, IdempotencyConflict, InvalidInput, Reason
 from leadgate.domain.qualify import Qualification, qualify
 from leadgate.domain.routing import decide
 from leadgate.domain.routing.members import flow_members
 from leadgate.domain.routing.pools import Roster
-from leadgate.services import loads, snapshot
+from leadgate.services import deliveries, loads, snapshot
 from leadgate.services.routing import decision_record, jsonable
 from leadgate.services.snapshot import CampaignInfo, Snapshot, SourceInfo
 from leadgate.store import models as m
@@ -498,6 +499,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
     ids = insert_rows(session, LEADS, rows, ids=True)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
+    outbox = deliveries.Batch()
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
         for type_, actor, data in lead.events:
@@ -525,6 +527,10 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             jobs.append({"kind": "lead.reroute", "payload": {"lead_id": lead_id},
                          "status": "pending", "attempts": 0, "max_attempts": 8,
                          "run_after": max(lead.hold_until, now), "created_at": now})
+        if lead.decision is not None and (fv := snap.flow_of(lead.campaign)) is not None:
+            outbox.add(lead_id, plan_of(fv[0], lead.decision),
+                       lambda lead=lead: _facts(lead, now), now, flow_key=lead.flow_key,
+                       rule=lead.decision.rule)
         body = summary(lead, (info.key, info.name) if info else None)
         if lead.status == "rejected":
             body = {"type": "about:blank", "title": "Lead rejected", "status": 422,
@@ -552,7 +558,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             [{"k": k, "s": jsonable(states[k or ""]),
               "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
              for k in sorted(routed, key=str)])
-    insert_rows(session, JOBS, jobs)
+    insert_rows(session, JOBS, [*jobs, *outbox.write(session)])
     insert_rows(session, IDEM, idem)
 
 

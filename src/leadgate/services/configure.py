@@ -16,15 +16,17 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
+from leadgate.delivery import parse_spec
+from leadgate.delivery.base import REDACTED
 from leadgate.domain.agents import Agent as DomainAgent
 from leadgate.domain.campaigns import parse_campaign
 from leadgate.domain.errors import InvalidConfig
-from leadgate.domain.routing import parse_flow
+from leadgate.domain.routing import Flow, parse_flow
 from leadgate.services import security
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
-SECTIONS = ("campaigns", "sources", "teams", "agents", "flows")
+SECTIONS = ("campaigns", "sources", "teams", "agents", "destinations", "flows")
 AGENT_ROW_KEYS = ("key", "name", "email", "teams", "status")
 
 
@@ -82,7 +84,8 @@ def _line_for(path: str, lines: Mapping[str, int]) -> int | None:
 
 def validate(data: Mapping[str, Any], lines: Mapping[str, int] | None = None,
              *, known_agents: set[str] | None = None,
-             known_teams: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+             known_teams: set[str] | None = None,
+             known_destinations: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Check a whole config document; raise one InvalidConfig listing every error."""
     lines = lines or {}
     errors: list[tuple[str, str]] = []
@@ -134,9 +137,16 @@ def validate(data: Mapping[str, Any], lines: Mapping[str, int] | None = None,
         for t in a.get("teams") or []:
             if t not in teams:
                 errors.append((f"{path}.teams", f"unknown team {t!r}"))
+    for i, d in enumerate(out["destinations"]):
+        path = f"destinations[{i}]"
+        guard(path, lambda d=d, path=path: parse_spec(d, path))
+    destinations = {d["key"] for d in out["destinations"]} | (known_destinations or set())
     for i, f in enumerate(out["flows"]):
         path = f"flows[{i}]"
-        guard(path, lambda f=f: parse_flow(f, key=f["key"], agents=agents, teams=teams))
+        flow = guard(path, lambda f=f: parse_flow(f, key=f["key"], agents=agents, teams=teams))
+        if flow is not None:
+            errors.extend((f"{path}.{p}", msg) for p, msg in unknown_destinations(flow,
+                                                                                  destinations))
     if errors:
         described = []
         for p, msg in errors:
@@ -155,7 +165,9 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
     s = uow.session
     known_agents = set(s.scalars(select(m.Agent.key)))
     known_teams = set(s.scalars(select(m.Team.key)))
-    doc = validate(data, lines, known_agents=known_agents, known_teams=known_teams)
+    known_destinations = set(s.scalars(select(m.Destination.key)))
+    doc = validate(data, lines, known_agents=known_agents, known_teams=known_teams,
+                   known_destinations=known_destinations)
     report = ApplyReport()
     audit = _Audit(uow, actor, now, report)
 
@@ -187,6 +199,23 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
             audit("agent", a["key"], before, after)
         else:
             audit.same("agent", a["key"])
+
+    for d in doc["destinations"]:
+        row = s.scalar(select(m.Destination).where(m.Destination.key == d["key"]))
+        spec = keep_secrets(dict(d), row.spec if row is not None else None)
+        name = d.get("name") or d["key"]
+        if row is None:
+            s.add(m.Destination(key=d["key"], name=name, kind=d["kind"], spec=spec,
+                                active=d.get("active", True) is not False, created_at=now,
+                                updated_at=now))
+            audit("destination", d["key"], None, public_spec(spec))
+        elif row.spec != spec or row.name != name:
+            before = public_spec(row.spec)
+            row.spec, row.name, row.kind, row.updated_at = spec, name, d["kind"], now
+            row.active = d.get("active", True) is not False
+            audit("destination", d["key"], before, public_spec(spec))
+        else:
+            audit.same("destination", d["key"])
 
     for f in doc["flows"]:
         spec = parse_flow(f, key=f["key"]).to_dict()
@@ -237,6 +266,39 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
             audit.same("source", src["key"])
     uow.commit()
     return report
+
+
+def unknown_destinations(flow: Flow, known: set[str]) -> list[tuple[str, str]]:
+    """(path, message) for every ``deliver:`` naming a destination that does not exist."""
+    out = []
+    plans = [(f"rules[{r.index}].deliver", r.deliver) for r in flow.rules]
+    if flow.fallback is not None:
+        plans.append(("fallback.deliver", flow.fallback.deliver))
+    for path, plan in plans:
+        for i, t in enumerate(plan.targets if plan else ()):
+            if t.destination not in known:
+                out.append((f"{path}.to[{i}].destination",
+                            f"unknown destination {t.destination!r}"))
+    return out
+
+
+def keep_secrets(new: Any, old: Any) -> Any:
+    """An exported spec has ``***`` for secrets: applying it keeps the stored values."""
+    if new == REDACTED:
+        return old
+    if isinstance(new, dict):
+        o = old if isinstance(old, dict) else {}
+        return {k: keep_secrets(v, o.get(k)) for k, v in new.items()}
+    if isinstance(new, list):
+        o = old if isinstance(old, list) else []
+        return [keep_secrets(v, o[i] if i < len(o) else None) for i, v in enumerate(new)]
+    return new
+
+
+def public_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    from leadgate.services.deliveries import public_spec as _public
+
+    return _public(spec)
 
 
 def agent_row_values(a: Mapping[str, Any]) -> dict[str, Any]:
@@ -331,6 +393,8 @@ def export(uow: UnitOfWork) -> dict[str, Any]:
             item["teams"] = list(a.teams)
         item.update(a.spec or {})
         out["agents"].append(item)
+    out["destinations"] = [public_spec(d.spec) for d in
+                           s.scalars(select(m.Destination).order_by(m.Destination.key))]
     out["flows"] = []
     for f in s.scalars(select(m.Flow).order_by(m.Flow.key)):
         spec = dict(f.draft)

@@ -128,6 +128,9 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
     lead.flow_version = version
     lead.decision = decision_record(decision, flow.key or "", version, now)
     apply_decision(uow, lead, decision, now, actor=actor)
+    from leadgate.services.deliveries import queue_for_decision
+
+    queue_for_decision(uow, lead, flow, decision, facts, now)
     return decision
 
 

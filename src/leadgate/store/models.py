@@ -364,3 +364,72 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class Destination(Base):
+    """Where leads are delivered: a kind (http, email, sftp...) and its spec as given."""
+
+    __tablename__ = "destinations"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    #: The entry of the setup file, secrets included (never shown or exported as such).
+    #: Plain JSON, not JSONB, on PostgreSQL: field mappings and CSV columns keep their order.
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One lead to one destination: queued in the lead's transaction, sent at least
+    once by the worker, identified to the receiver by ``idempotency_key``."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_deliveries_destination_status", "destination_key", "status"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    destination_key: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: standby, pending, held, waiting, sending, accepted, rejected, duplicate,
+    #: dead, discarded, skipped
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: attempts made before the last manual retry (the retry budget starts again)
+    attempts_offset: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the flow's hold for this destination (office hours / until / when), as data
+    hold: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    #: first_accepting plans: the group and this destination's place in it
+    group_key: Mapped[str | None] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    flow_key: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    price: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """Every try of a delivery: request and response (truncated, secrets redacted)."""
+
+    __tablename__ = "delivery_attempts"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    retryable: Mapped[bool] = mapped_column(default=False)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[float] = mapped_column()
+    worker: Mapped[str | None] = mapped_column(String(100))

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from leadgate.domain.conditions import Always, Condition, equality_guard, parse_condition
+from leadgate.domain.delivery import DeliverPlan, parse_deliver
 from leadgate.domain.errors import InvalidFlow
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.methods.base import Method, get_method
@@ -87,6 +88,8 @@ class Rule:
     when: Condition
     target: Target
     when_nobody: str = "next"
+    #: destinations the lead is also delivered to when this rule places or holds it
+    deliver: DeliverPlan | None = None
     #: the lead fields the condition reads, sorted (the compact trace records their values)
     reads: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
 
@@ -100,6 +103,8 @@ class Rule:
         out["to"] = self.target.to_dict()
         if self.when_nobody != "next":
             out["when_nobody"] = self.when_nobody
+        if self.deliver is not None:
+            out["deliver"] = self.deliver.to_dict()
         return out
 
 
@@ -109,11 +114,14 @@ class Fallback:
 
     queue: str | None = None
     target: Target | None = None
+    deliver: DeliverPlan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = self.target.to_dict() if self.target else {}
         if self.queue is not None:
             out["queue"] = self.queue
+        if self.deliver is not None:
+            out["deliver"] = self.deliver.to_dict()
         return out
 
 
@@ -263,8 +271,9 @@ def _rule(data: Any, i: int, *, agents: Collection[str] | None, teams: Collectio
     if not isinstance(data, Mapping):
         raise InvalidFlow(f"expected a rule mapping, got {type(data).__name__}", path=path)
     for k in data:
-        if k not in ("name", "when", "to", "when_nobody"):
-            raise InvalidFlow(f"unknown key {k!r}; a rule has name, when, to, when_nobody",
+        if k not in ("name", "when", "to", "when_nobody", "deliver"):
+            raise InvalidFlow(f"unknown key {k!r}; a rule has name, when, to, when_nobody, "
+                              "deliver",
                               path=f"{path}.{k}")
     name = data.get("name", f"rule {i + 1}")
     if not isinstance(name, str) or not name.strip():
@@ -277,7 +286,9 @@ def _rule(data: Any, i: int, *, agents: Collection[str] | None, teams: Collectio
     if nobody not in WHEN_NOBODY:
         raise InvalidFlow(f"when_nobody must be one of {', '.join(WHEN_NOBODY)}, got {nobody!r}",
                           path=f"{path}.when_nobody")
-    return Rule(i, name.strip(), when, target, nobody)
+    deliver = (parse_deliver(data["deliver"], f"{path}.deliver", fields=fields)
+               if data.get("deliver") is not None else None)
+    return Rule(i, name.strip(), when, target, nobody, deliver)
 
 
 def parse_flow(data: Mapping[str, Any], *, key: str | None = None,
@@ -326,11 +337,13 @@ def _fallback(fb: Any, *, agents: Collection[str] | None, teams: Collection[str]
     queue = fb.get("queue")
     if queue is not None and not (isinstance(queue, str) and queue.strip()):
         raise InvalidFlow("queue must be a non-empty string", path="fallback.queue")
-    rest = {k: v for k, v in fb.items() if k != "queue"}
+    deliver = (parse_deliver(fb["deliver"], "fallback.deliver", fields=fields)
+               if fb.get("deliver") is not None else None)
+    rest = {k: v for k, v in fb.items() if k not in ("queue", "deliver")}
     if not rest:
         if queue is None:
             raise InvalidFlow("fallback needs a queue or a pool", path="fallback")
-        return Fallback(queue=queue)
-    target = parse_target(fb, "fallback", agents=agents, teams=teams, fields=fields,
-                          extra_keys=("queue",))
-    return Fallback(queue=queue, target=target)
+        return Fallback(queue=queue, deliver=deliver)
+    target = parse_target(rest | ({"queue": queue} if queue is not None else {}), "fallback",
+                          agents=agents, teams=teams, fields=fields, extra_keys=("queue",))
+    return Fallback(queue=queue, target=target, deliver=deliver)
