@@ -29,5 +29,5 @@ def load(**kw: Any) -> BuyerLoad:
     return BuyerLoad(**kw)
 
 
-def D(x: Any) -> Decimal:  # noqa: N802
+def D(x: Any) -> Decimal:
     return Decimal(str(x))
