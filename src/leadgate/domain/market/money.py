@@ -35,6 +35,7 @@ __all__ = [
     "ReturnRequest",
     "ReturnRules",
     "Sale",
+    "approve_return",
     "decide_return",
     "lead_margin",
     "return_rates",
