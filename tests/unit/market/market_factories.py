@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from leadgate.domain.market.buyers import Buyer, BuyerCandidate, BuyerLoad, parse_buyer
+from leadgate.domain.market.buyer_config import parse_buyer
+from leadgate.domain.market.buyers import Buyer, BuyerCandidate, BuyerLoad
 
 NOW = datetime(2026, 1, 14, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in New York
 

@@ -7,13 +7,13 @@ import pytest
 from market_factories import NOW, D, buyer, load
 
 from leadgate.domain.errors import InvalidConfig
+from leadgate.domain.market.buyer_config import parse_buyer
 from leadgate.domain.market.buyers import (
     REASONS,
     BuyerLoad,
     buyer_window_starts,
     eligibility,
     explain,
-    parse_buyer,
 )
 
 LEAD = {"state": "CA", "age": 40, "product": "health"}

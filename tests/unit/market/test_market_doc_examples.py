@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from leadgate.domain.market.buyers import parse_buyer
+from leadgate.domain.market.buyer_config import parse_buyer
 from leadgate.domain.market.money import ReturnRules
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "marketplace.md"
