@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from market_factories import NOW, D, cand, load
+
+from leadgate.domain.errors import RoutingError
+from leadgate.domain.market.auction import Bid, decide_auction, next_after_rejection
+from leadgate.domain.market.buyers import BuyerCandidate
+from leadgate.domain.market.money import Margin
+
+MS = timedelta(milliseconds=1)
+LEAD = {"state": "CA"}
+
+
+def _bidders(*keys: str, **data: object) -> list[BuyerCandidate]:
+    return [cand(k, price="bid", **data) for k in keys]
+
+
+def test_auction_highest_bid_wins_and_the_rest_are_fallbacks_in_order() -> None:
+    bids = [Bid("a", D(12), 100 * MS), Bid("b", D(30), 400 * MS), Bid("c", D(18), 50 * MS)]
+    d = decide_auction(bids, _bidders("a", "b", "c"), LEAD, NOW)
+    assert d.outcome == "sold" and d.winner is not None and d.winner.buyer == "b"
+    assert [f.buyer for f in d.fallbacks] == ["c", "a"]
+    assert [ln.status for ln in d.lines] == ["fallback", "winner", "fallback"]
+    assert d.summary == "Sold to B for 30.00, supplier paid 30.00; next C at 18.00."
+
+
+def test_auction_ignores_a_bid_after_the_timeout() -> None:
+    bids = [Bid("a", D(50), 751 * MS), Bid("b", D(20), 750 * MS)]
+    d = decide_auction(bids, _bidders("a", "b"), LEAD, NOW, timeout=750 * MS)
+    assert d.winner is not None and d.winner.buyer == "b" and d.fallbacks == ()
+    late = d.line("a")
+    assert late.status == "late" and late.extra["received_after_ms"] == 751
+    assert "past the 750 ms timeout" in late.text
+
+
+def test_auction_below_reserve_means_no_winner() -> None:
+    bids = [Bid("a", D("4.99"), MS), Bid("b", D(3), MS)]
+    d = decide_auction(bids, _bidders("a", "b"), LEAD, NOW, reserve_price=D(5))
+    assert d.outcome == "unsold" and d.winner is None and d.fallbacks == ()
+    assert {ln.status for ln in d.lines} == {"below_reserve"}
+    assert d.summary == "Unsold: no valid bid (2 below reserve)."
+
+
+def test_auction_bid_at_the_reserve_is_accepted() -> None:
+    d = decide_auction([Bid("a", D(5), MS)], _bidders("a"), LEAD, NOW, reserve_price=D(5))
+    assert d.winner is not None and d.winner.buyer == "a"
+
+
+def test_auction_winner_rejects_then_the_next_bid_wins() -> None:
+    bids = [Bid("a", D(30), MS), Bid("b", D(20), MS), Bid("c", D(10), MS)]
+    d = decide_auction(bids, _bidders("a", "b", "c"), LEAD, NOW)
+    d2 = next_after_rejection(d, "a")
+    assert d2.winner is not None and d2.winner.buyer == "b" and d2.winner.amount == D(20)
+    assert [f.buyer for f in d2.fallbacks] == ["c"] and d2.rejected == ("a",)
+    assert d2.line("a").status == "rejected"
+    d3 = next_after_rejection(next_after_rejection(d2, "b"), "c")
+    assert d3.outcome == "unsold" and d3.rejected == ("a", "b", "c")
+    with pytest.raises(RoutingError):
+        next_after_rejection(d3, "a")
+
+
+def test_auction_ties_go_to_the_earlier_answer_then_priority_then_key() -> None:
+    cands = [cand("a", price="bid", priority=5), cand("b", price="bid", priority=1),
+             cand("c", price="bid", priority=1), cand("d", price="bid", priority=1)]
+    bids = [Bid("a", D(10), 10 * MS), Bid("b", D(10), 20 * MS), Bid("c", D(10), 20 * MS),
+            Bid("d", D(10), 5 * MS)]
+    d = decide_auction(bids, cands, LEAD, NOW)
+    assert [r.buyer for r in (d.winner, *d.fallbacks) if r] == ["d", "a", "b", "c"]
+
+
+def test_auction_buyer_over_daily_cap_or_budget_is_never_in_the_running() -> None:
+    cands = [
+        cand("a", price="bid", caps={"daily": 10}, load=load(sold={"day": 10})),
+        cand("b", price="bid", budget={"daily": 100}, load=load(spent_today=90)),
+        cand("c", price="bid"),
+    ]
+    bids = [Bid("a", D(99), MS), Bid("b", D(11), MS), Bid("c", D(5), MS)]
+    d = decide_auction(bids, cands, LEAD, NOW)
+    assert d.winner is not None and d.winner.buyer == "c" and d.fallbacks == ()
+    assert d.line("a").reasons == ("daily_cap",)
+    assert d.line("b").reasons == ("daily_budget",)  # 90 spent + 11 > 100
+
+
+def test_auction_traces_no_answer_declined_not_eligible_and_unknown_bidders() -> None:
+    cands = [*_bidders("a", "b"), cand("c", price="bid", filters={"field": "state",
+                                                                  "eq": "TX"})]
+    bids = [Bid("b", None, MS), Bid("c", D(9), MS), Bid("zed", D(99), MS)]
+    d = decide_auction(bids, cands, LEAD, NOW)
+    assert {ln.buyer: ln.status for ln in d.lines} == {
+        "a": "no_answer", "b": "declined", "c": "not_eligible", "zed": "unknown_buyer"}
+    assert d.line("c").reasons == ("filters_not_met",)
+    json.dumps(d.to_dict())
+
+
+def test_auction_fixed_price_buyer_stands_with_its_price() -> None:
+    cands = [cand("fix", price=15), *_bidders("bid")]
+    d = decide_auction([Bid("bid", D(14), MS)], cands, LEAD, NOW)
+    assert d.winner is not None and d.winner.buyer == "fix" and d.winner.amount == D(15)
+
+
+def test_auction_margin_percent_and_fixed_pays_the_supplier_bid_less_margin() -> None:
+    m = Margin(percent=D(10), fixed=D("0.50"))
+    d = decide_auction([Bid("a", D("19.99"), MS)], _bidders("a"), LEAD, NOW, margin=m)
+    assert d.winner is not None
+    # 19.99 * 0.9 = 17.991 -> 17.99, less 0.50 = 17.49 (rounded down: the seller keeps it)
+    assert d.winner.payout == D("17.49") and d.winner.margin == D("2.50")
+
+
+def test_auction_earliest_in_time_bid_of_a_buyer_counts() -> None:
+    bids = [Bid("a", D(40), 900 * MS), Bid("a", D(20), 100 * MS), Bid("a", D(30), 200 * MS)]
+    d = decide_auction(bids, _bidders("a"), LEAD, NOW)
+    assert d.winner is not None and d.winner.amount == D(20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5000), st.integers(0, 1500)), min_size=1,
+                max_size=8),
+       st.integers(0, 3000))
+def test_auction_winner_is_the_highest_in_time_bid_at_or_above_reserve(
+        raw: list[tuple[int, int]], reserve_cents: int) -> None:
+    keys = [f"b{i}" for i in range(len(raw))]
+    bids = [Bid(k, D(c) / 100, ms * MS) for k, (c, ms) in zip(keys, raw, strict=True)]
+    reserve = D(reserve_cents) / 100
+    d = decide_auction(bids, _bidders(*keys), LEAD, NOW, reserve_price=reserve)
+    ok = [b for b in bids if b.amount and b.amount > 0 and b.amount >= reserve
+          and b.received_after <= 750 * MS]
+    ranked = [r.buyer for r in ((d.winner,) if d.winner else ()) + d.fallbacks]
+    assert sorted(ranked) == sorted(b.buyer for b in ok)
+    if ok:
+        assert d.winner is not None and d.winner.amount == max(b.amount for b in ok if b.amount)
+    amounts = [r.amount for r in ((d.winner,) if d.winner else ()) + d.fallbacks]
+    assert amounts == sorted(amounts, reverse=True)
