@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadgate.config import Settings
 from leadgate.services.group_commit import CaptureRouter
 from leadgate.services.login import LoginGuard
+from leadgate.services.notify import Hub, hub_for
 from leadgate.store.db import make_engine, make_session_factory
 from leadgate.store.uow import UnitOfWork
 
@@ -45,15 +46,20 @@ class App:
     wakeup: Wakeup = field(default_factory=Wakeup)
     #: Group commit of the capture path (services/group_commit.py).
     capture: CaptureRouter = field(init=False)
+    #: Live notices of this process (services/notify.py).
+    notices: Hub = field(init=False)
 
     #: Console password logins: throttling and the bounded hashing executor.
     login_guard: LoginGuard = field(init=False)
 
     def __post_init__(self) -> None:
+        self.notices = hub_for(self.engine.url.render_as_string(hide_password=False))
+        self.notices.attach(self.engine)
         self.capture = CaptureRouter(
             self.uow, lambda: self.clock(),
             ttl=timedelta(hours=self.settings.idempotency_ttl_hours),
-            max_batch=self.settings.capture_batch_max, after_commit=self.wakeup.notify)
+            max_batch=self.settings.capture_batch_max, after_commit=self.wakeup.notify,
+            publish=self.notices.publish)
         s = self.settings
         self.login_guard = LoginGuard(
             per_account=s.login_attempts_per_account, per_address=s.login_attempts_per_address,

@@ -27,8 +27,9 @@ from leadgate.services import capture, loads, outcomes, snapshot
 from leadgate.services.principal import Principal
 from leadgate.store import models as m
 
-#: the target of the hot-path issue for one routed lead (BEGIN on SQLite included)
-MAX_STATEMENTS = 10
+#: statements in the transaction of one routed lead: 9 (the issue's target is 8),
+#: plus SQLite's BEGIN IMMEDIATE
+MAX_STATEMENTS = {"postgresql": 9, "sqlite": 10}
 
 
 @contextmanager
@@ -108,7 +109,12 @@ def test_a_routed_lead_costs_the_same_with_5000_leads_of_history(workspace: App)
         full = post_counted(workspace, client, 4)
     assert len(empty) == len(full), (shape(empty), shape(full))
     assert shape(empty) == shape(full)
-    assert len(full) <= MAX_STATEMENTS, shape(full)
+    # after the commit, PostgreSQL sends one NOTIFY (live notices for the other processes)
+    notify = [s for s in full if "pg_notify" in s]
+    assert len(notify) == (1 if workspace.engine.dialect.name == "postgresql" else 0)
+    in_transaction = [s for s in full if "pg_notify" not in s]
+    assert len(in_transaction) <= MAX_STATEMENTS[workspace.engine.dialect.name], \
+        shape(in_transaction)
     for stmt in full:  # nothing on the hot path reads history
         assert not re.search(r"FROM (leads|assignments|lead_events)\b", stmt), stmt
 

@@ -43,6 +43,7 @@ from leadgate.domain.routing import decide
 from leadgate.domain.routing.members import flow_members
 from leadgate.domain.routing.pools import Roster
 from leadgate.services import deliveries, loads, snapshot
+from leadgate.services.notify import Notice
 from leadgate.services.routing import decision_record, jsonable
 from leadgate.services.snapshot import CampaignInfo, Snapshot, SourceInfo
 from leadgate.store import models as m
@@ -151,6 +152,7 @@ class _Lead:
     flow_key: str | None = None
     flow_version: int | None = None
     agent_key: str | None = None
+    agent_id: int | None = None
     queue: str | None = None
     assigned_at: datetime | None = None
     hold_until: datetime | None = None
@@ -254,11 +256,14 @@ def _days(window: timedelta) -> str:
 
 
 def process(session: Session, subs: Sequence[Submission], now: datetime, *,
-            ttl: timedelta = timedelta(hours=24)) -> list[Any]:
+            ttl: timedelta = timedelta(hours=24),
+            notices: list[Notice] | None = None) -> list[Any]:
     """Qualify (if needed), check, decide and store a batch; the caller commits.
 
     Returns, per submission and in order, an :class:`IngestResult`, an exception
-    to raise for it (bad key, idempotency conflict) or :data:`DEFER`.
+    to raise for it (bad key, idempotency conflict) or :data:`DEFER`. Live
+    notices for what was stored are appended to ``notices``, to be published
+    once the caller has committed.
     """
     out: list[Any] = [None] * len(subs)
     snap = snapshot.cached(session) or snapshot.current(session)
@@ -309,6 +314,8 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
         session.execute(delete(IDEM).where(IDEM.c.id.in_(expired)))
     _route(session, snap, [x for x in kept if x.status == "new"], locked, now)
     _write(session, kept, locked, now)
+    if notices is not None:
+        notices.extend(_notices(kept, now))
     if replays:
         stored = {rid: (code, body) for rid, code, body in session.execute(
             select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)
@@ -516,6 +523,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             keys.extend({"campaign_id": lead.campaign.id, "key": k, "lead_id": lead_id,
                          "created_at": lead.sub.received_at} for k in lead.q.dedupe_keys)
         info = snap.agents[lead.agent_key] if lead.agent_key else None
+        lead.agent_id = info.id if info is not None else None
         if info is not None and lead.decision is not None:
             assignments.append({
                 "lead_id": lead_id, "agent_id": info.id, "flow_key": lead.flow_key,
@@ -560,6 +568,19 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
              for k in sorted(routed, key=str)])
     insert_rows(session, JOBS, [*jobs, *outbox.write(session)])
     insert_rows(session, IDEM, idem)
+
+
+def _notices(leads: Sequence[_Lead], now: datetime) -> list[Notice]:
+    """An assigned lead for its rep; a lead left in a queue for the managers."""
+    out = []
+    for lead in leads:
+        body = lead.result.body if lead.result is not None else {}
+        if lead.status == "assigned" and lead.agent_id is not None:
+            out.append(Notice("lead.assigned", lead.agent_id, {"lead": body,
+                                                               "at": now.isoformat()}))
+        elif lead.status in ("queued", "unassigned"):
+            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()}))
+    return out
 
 
 def _bind(name: str) -> Any:

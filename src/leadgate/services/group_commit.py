@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.services.capture import DEFER, IngestResult, Submission, process
+from leadgate.services.notify import Notice
 from leadgate.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,14 @@ class CaptureRouter:
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
                  *, ttl: timedelta, max_batch: int = 64,
-                 after_commit: Callable[[], None] | None = None) -> None:
+                 after_commit: Callable[[], None] | None = None,
+                 publish: Callable[[list[Notice]], None] | None = None) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._ttl = ttl
         self._max = max_batch
         self._after_commit = after_commit
+        self._publish = publish
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -138,9 +141,12 @@ class CaptureRouter:
         return deferred
 
     def _once(self, subs: list[Submission]) -> list[Any]:
+        notices: list[Notice] = []
         with self._uow() as uow:
-            results = process(uow.session, subs, self._clock(), ttl=self._ttl)
+            results = process(uow.session, subs, self._clock(), ttl=self._ttl, notices=notices)
             uow.commit()
+        if self._publish is not None:
+            self._publish(notices)  # committed: tell the people watching
         return results
 
     def _single(self, sub: Submission) -> Any:
