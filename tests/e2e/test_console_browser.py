@@ -119,3 +119,35 @@ def test_manager_follows_a_lead_and_changes_an_agents_status(server: Server,
             assert blocked == []
         finally:
             browser.close()
+
+
+def test_the_lead_list_shows_a_new_lead_without_reload(server: Server, tmp_path: Path) -> None:
+    """Live push: the list is refreshed by a server-sent notice, not by polling."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            blocked: list[str] = []
+            page.on("console", lambda msg: blocked.append(msg.text)
+                    if "Content Security Policy" in msg.text else None)
+            page.goto(f"{server.url}/console/login")
+            page.fill("input[name=email]", "a1@example.com")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server.url}/console/leads")
+            assert page.locator("#lead-table").get_attribute("hx-trigger") \
+                == "leadgate:changed from:body"
+            page.wait_for_timeout(500)  # the event stream opens
+            lead = {"first_name": "Kavya", "last_name": "Rao", "phone": "+91 98123 40001",
+                    "city": "Mumbai", "product": "health"}
+            r = httpx.post(f"{server.url}/v1/leads", content=json.dumps(lead),
+                           headers={"Authorization": f"Bearer {WEBSITE_KEY}",
+                                    "Content-Type": "application/json"}, timeout=10)
+            assert r.status_code == 201 and r.json()["assignee"]["key"] == "a1", r.text
+            row = page.locator(f'#lead-table a[href="/console/leads/{r.json()["id"]}"]').last
+            expect(row).to_contain_text("Kavya Rao", timeout=5000)
+            assert blocked == []
+        finally:
+            browser.close()

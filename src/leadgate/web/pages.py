@@ -156,6 +156,15 @@ def leads_table(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ
     return render(request, "_lead_table.html", ctx, user=user)
 
 
+@router.get("/events")
+async def console_events(user: UserDep, core: CoreDep) -> Response:
+    """The console's live notices (server-sent events; the session cookie
+    authenticates): the lead list refreshes itself when one arrives."""
+    from leadgate.api.routes.events import sse_response
+
+    return sse_response(core.notices, user.principal.agent_id, everything=user.is_manager)
+
+
 @router.get("/leads/{lead_id}")
 def lead_page(request: Request, lead_id: DbId, uow: ReaderDep, user: UserDep) -> Response:
     """One lead: values, checks, enrichment, consent, decision, timeline, assignments."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from leadgate.api.deps import AppDep, UserDep
+from leadgate.services.notify import Hub
 
 router = APIRouter(tags=["events"])
 
@@ -34,8 +35,13 @@ async def events(app: AppDep, user: UserDep) -> StreamingResponse:
     change is committed, from any server process of the same PostgreSQL
     database; a client that reconnects reads the current state through the API.
     """
-    hub = app.notices
-    sub = hub.subscribe(user.agent_id, everything=user.is_manager)
+    return sse_response(app.notices, user.agent_id, everything=user.is_manager)
+
+
+def sse_response(hub: Hub, agent_id: int | None, *, everything: bool) -> StreamingResponse:
+    """A server-sent event stream of the hub's notices for one watcher (the API's
+    ``/v1/events`` and the console's ``/console/events`` share it)."""
+    sub = hub.subscribe(agent_id, everything=everything)
 
     async def stream() -> AsyncIterator[str]:
         try:

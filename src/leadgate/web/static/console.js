@@ -25,3 +25,23 @@ document.addEventListener("htmx:sendError", function () {
   var flash = document.getElementById("flash");
   if (flash) { flash.textContent = "The server could not be reached."; flash.hidden = false; }
 });
+// Live lists: a page holding an element with data-live opens the console's
+// event stream; every notice (a lead assigned to me, or any lead for managers)
+// makes the list fetch itself again. No polling. When the stream reopens after
+// a drop, the list is refreshed too, so nothing missed meanwhile stays hidden.
+(function () {
+  if (!document.querySelector("[data-live]") || !window.EventSource) { return; }
+  var timer = null;
+  function changed() {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      document.body.dispatchEvent(new CustomEvent("leadgate:changed"));
+    }, 150);
+  }
+  var opened = false;
+  var source = new EventSource("/console/events");
+  source.addEventListener("ready", function () { if (opened) { changed(); } opened = true; });
+  source.addEventListener("lead.assigned", changed);
+  source.addEventListener("lead.queued", changed);
+  window.addEventListener("pagehide", function () { source.close(); });
+})();
