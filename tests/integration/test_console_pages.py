@@ -61,7 +61,13 @@ def test_login_with_right_password_opens_the_leads_page(client: TestClient) -> N
     page = client.get("/console/leads")
     assert page.status_code == 200
     assert "boss" in page.text and "manager" in page.text
-    assert 'hx-trigger="every 5s"' in page.text
+    assert 'hx-trigger="leadgate:changed from:body"' in page.text  # live, not polled
+    assert "every 5s" not in page.text
+
+
+def test_console_events_need_a_session(client: TestClient) -> None:
+    r = client.get("/console/events", follow_redirects=False)
+    assert r.status_code in (303, 401)
 
 
 def test_wrong_password_shows_a_clear_message_not_an_error(client: TestClient) -> None:
