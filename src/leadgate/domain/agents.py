@@ -15,14 +15,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_lib
-
 from leadgate.domain.errors import InvalidConfig
-from leadgate.domain.schedule import WeekSchedule, parse_working_hours
+from leadgate.domain.schedule import (
+    WeekSchedule,
+    calendar,
+    parse_working_hours,
+    window_starts,
+    zone,
+)
 
 __all__ = [
     "CAPACITY_KEYS",
@@ -46,15 +49,8 @@ _UTC = UTC
 _UTC_ZONE = ZoneInfo("UTC")
 
 
-@lru_cache(maxsize=256)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-@lru_cache(maxsize=256)
-def _calendar(code: str) -> holidays_lib.HolidayBase:
-    country, _, subdiv = code.partition("-")
-    return holidays_lib.country_holidays(country, subdiv=subdiv or None)
+_zone = zone
+_calendar = calendar
 
 
 def _norm_territory(t: str) -> str:
@@ -364,15 +360,7 @@ class Candidate:
 def cap_window_starts(agent: Agent, now: datetime) -> dict[str, datetime]:
     """UTC-aware starts of the current hour, day, week (Monday) and month, in the agent's zone.
 
-    The service counts each agent's assignments since these instants to fill
+    The service counts each agent's assignments in these windows to fill
     ``AgentLoad.assigned`` (``total`` has no start).
     """
-    zone = agent.zone
-    local = now.astimezone(zone)
-    day = datetime(local.year, local.month, local.day, tzinfo=zone)
-    return {
-        "hour": local.replace(minute=0, second=0, microsecond=0).astimezone(_UTC),
-        "day": day.astimezone(_UTC),
-        "week": (day - timedelta(days=local.weekday())).astimezone(_UTC),
-        "month": day.replace(day=1).astimezone(_UTC),
-    }
+    return window_starts(agent.zone, now)

@@ -12,7 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
 
 from leadgate.domain.errors import InvalidConfig
 
@@ -148,3 +152,29 @@ def parse_working_hours(data: Mapping[str, str], *, path: str = "working_hours")
         for d in _days(spec, sub):
             days[d].extend(ranges)
     return WeekSchedule(tuple(tuple(sorted(d)) for d in days))
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    """A time zone by IANA name (cached)."""
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=256)
+def calendar(code: str) -> holidays_lib.HolidayBase:
+    """Public holidays of ``"US"`` or ``"IN-MH"`` (country, optional subdivision), cached."""
+    country, _, subdiv = code.partition("-")
+    return holidays_lib.country_holidays(country, subdiv=subdiv or None)
+
+
+def window_starts(tz: ZoneInfo, now: datetime) -> dict[str, datetime]:
+    """UTC starts of the current hour, day, week (Monday) and month in ``tz``: the
+    windows caps are counted in (agents' and buyers')."""
+    local = now.astimezone(tz)
+    day = datetime(local.year, local.month, local.day, tzinfo=tz)
+    return {
+        "hour": local.replace(minute=0, second=0, microsecond=0).astimezone(UTC),
+        "day": day.astimezone(UTC),
+        "week": (day - timedelta(days=local.weekday())).astimezone(UTC),
+        "month": day.replace(day=1).astimezone(UTC),
+    }

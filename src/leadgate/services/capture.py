@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, String, cast, delete, literal, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -44,13 +43,12 @@ from leadgate.domain.routing.members import flow_members
 from leadgate.domain.routing.pools import Roster
 from leadgate.services import deliveries, loads, snapshot
 from leadgate.services.notify import Notice
-from leadgate.services.routing import decision_record, jsonable
+from leadgate.services.routing import decision_record, jsonable, routing_facts
 from leadgate.services.snapshot import CampaignInfo, Snapshot, SourceInfo
 from leadgate.store import models as m
 from leadgate.store.bulk import insert_rows
 
 MAX_FIELDS = 200
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 LEADS, EVENTS, KEYS = m.Lead.__table__, m.LeadEvent.__table__, m.DedupeKey.__table__
 ASSIGNMENTS, STATE = m.Assignment.__table__, m.RoutingState.__table__
@@ -227,27 +225,10 @@ def _lookup(session: Session, leads: Sequence[_Lead], now: datetime) -> _Found:
 
 
 def _facts(lead: _Lead, now: datetime) -> dict[str, Any]:
-    """The plain facts routing conditions see: fields plus derived values."""
     q = lead.q
-    facts: dict[str, Any] = dict(q.values)
-    enr = q.enrichment or {}
-    for key in ("country", "region", "timezone", "postal_code", "local_hour", "local_weekday"):
-        if facts.get(key) in (None, "") and enr.get(key) not in (None, ""):
-            facts[key] = enr[key]
-    tz = facts.get("timezone")
-    if tz and "local_hour" not in facts:
-        try:
-            local = now.astimezone(ZoneInfo(str(tz)))
-            facts["local_hour"] = local.hour
-            facts["local_weekday"] = WEEKDAYS[local.weekday()]
-        except (KeyError, ValueError):
-            pass
-    facts["source"] = lead.source.key
-    facts["campaign"] = lead.campaign.key
-    facts["score"] = q.score
-    facts["grade"] = q.grade
-    facts["age_minutes"] = max(0, int((now - lead.sub.received_at).total_seconds() // 60))
-    return facts
+    return routing_facts(q.values, q.enrichment, source=lead.source.key,
+                         campaign=lead.campaign.key, score=q.score, grade=q.grade,
+                         created_at=lead.sub.received_at, now=now)
 
 
 def _days(window: timedelta) -> str:

@@ -57,10 +57,13 @@ def load_candidates(uow: UnitOfWork, now: datetime, *,
     return [Candidate(i.agent, stored[i.id].to_domain(i.agent, now)) for i in infos]
 
 
-def lead_facts(lead: m.Lead, now: datetime) -> dict[str, Any]:
-    """The plain facts routing conditions see: fields plus derived values."""
-    facts: dict[str, Any] = dict(lead.values or {})
-    enr = lead.enrichment or {}
+def routing_facts(values: Mapping[str, Any], enrichment: Mapping[str, Any] | None, *,
+                  source: str | None, campaign: str, score: float | None,
+                  grade: str | None, created_at: datetime, now: datetime) -> dict[str, Any]:
+    """The plain facts routing conditions see: fields plus derived values (the
+    capture batch and re-routing both build them here)."""
+    facts: dict[str, Any] = dict(values or {})
+    enr = enrichment or {}
     for key in ("country", "region", "timezone", "postal_code", "local_hour", "local_weekday"):
         if facts.get(key) in (None, "") and enr.get(key) not in (None, ""):
             facts[key] = enr[key]
@@ -72,12 +75,20 @@ def lead_facts(lead: m.Lead, now: datetime) -> dict[str, Any]:
             facts["local_weekday"] = WEEKDAYS[local.weekday()]
         except (KeyError, ValueError):
             pass
-    facts["source"] = lead.source.key if lead.source else None
-    facts["campaign"] = lead.campaign.key
-    facts["score"] = lead.score
-    facts["grade"] = lead.grade
-    facts["age_minutes"] = max(0, int((now - lead.created_at).total_seconds() // 60))
+    facts["source"] = source
+    facts["campaign"] = campaign
+    facts["score"] = score
+    facts["grade"] = grade
+    facts["age_minutes"] = max(0, int((now - created_at).total_seconds() // 60))
     return facts
+
+
+def lead_facts(lead: m.Lead, now: datetime) -> dict[str, Any]:
+    """:func:`routing_facts` of a stored lead."""
+    return routing_facts(lead.values or {}, lead.enrichment,
+                         source=lead.source.key if lead.source else None,
+                         campaign=lead.campaign.key, score=lead.score, grade=lead.grade,
+                         created_at=lead.created_at, now=now)
 
 
 def lock_state(uow: UnitOfWork, flow_key: str, now: datetime) -> m.RoutingState:

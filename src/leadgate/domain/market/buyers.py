@@ -11,18 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import holidays as holidays_lib
 
 from leadgate.domain.conditions import Always, Condition
 from leadgate.domain.errors import RoutingError
 from leadgate.domain.market.amounts import ZERO, show
-from leadgate.domain.schedule import WeekSchedule, parse_working_hours
+from leadgate.domain.schedule import (
+    WeekSchedule,
+    calendar,
+    parse_working_hours,
+    window_starts,
+    zone,
+)
 
 __all__ = [
     "BUDGET_WINDOWS",
@@ -69,16 +72,6 @@ REASONS: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=256)
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-@lru_cache(maxsize=256)
-def calendar(code: str) -> holidays_lib.HolidayBase:
-    # the same calendar codes as Agent.holidays: "US", "IN-MH"
-    country, _, subdiv = code.partition("-")
-    return holidays_lib.country_holidays(country, subdiv=subdiv or None)
 
 
 @dataclass(frozen=True)
@@ -226,20 +219,10 @@ class BuyerCandidate:
 
 
 def buyer_window_starts(buyer: Buyer, now: datetime) -> dict[str, datetime]:
-    """UTC starts of the current hour, day, week (Monday) and month in the buyer's zone.
-
-    Mirrors ``agents.cap_window_starts``: the service counts the buyer's purchases (and
-    money spent) since these instants to fill :class:`BuyerLoad`.
-    """
-    zone = buyer.zone
-    local = now.astimezone(zone)
-    day = datetime(local.year, local.month, local.day, tzinfo=zone)
-    return {
-        "hour": local.replace(minute=0, second=0, microsecond=0).astimezone(UTC),
-        "day": day.astimezone(UTC),
-        "week": (day - timedelta(days=local.weekday())).astimezone(UTC),
-        "month": day.replace(day=1).astimezone(UTC),
-    }
+    """UTC starts of the current hour, day, week (Monday) and month in the buyer's zone
+    (the same windows as agents' caps): the service counts the buyer's purchases (and
+    money spent) since these instants to fill :class:`BuyerLoad`."""
+    return window_starts(buyer.zone, now)
 
 
 def eligibility(buyer: Buyer, load: BuyerLoad, lead: Mapping[str, Any], now: datetime, *,
