@@ -46,7 +46,7 @@ from leadgate.services.notify import Notice
 from leadgate.services.routing import decision_record, jsonable, routing_facts
 from leadgate.services.snapshot import CampaignInfo, Snapshot, SourceInfo
 from leadgate.store import models as m
-from leadgate.store.bulk import insert_rows
+from leadgate.store.bulk import insert_many, insert_rows
 
 MAX_FIELDS = 200
 
@@ -533,10 +533,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             idem.append({"source_id": lead.source.id, "key": lead.sub.idempotency_key,
                          "body_hash": lead.sub.digest, "status_code": lead.result.status_code,
                          "response": lead.result.body, "created_at": now})
-    insert_rows(session, EVENTS, events)
-    insert_rows(session, KEYS, keys)
-    if assignments:
-        insert_rows(session, ASSIGNMENTS, assignments)
+    if assigned:
         loads.record_assignments(session, assigned)
     routed = {x.flow_key for x in leads if x.decision is not None}
     if routed:
@@ -547,8 +544,10 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             [{"k": k, "s": jsonable(states[k or ""]),
               "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
              for k in sorted(routed, key=str)])
-    insert_rows(session, JOBS, [*jobs, *outbox.write(session)])
-    insert_rows(session, IDEM, idem)
+    jobs.extend(outbox.write(session))
+    # one statement on PostgreSQL for everything the batch inserts once ids are known
+    insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
+                          (JOBS, jobs), (IDEM, idem)])
 
 
 def _notices(leads: Sequence[_Lead], now: datetime) -> list[Notice]:

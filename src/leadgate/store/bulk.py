@@ -59,15 +59,34 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
     names = list(rows[0])
     if session.get_bind().dialect.name != "postgresql":
         return _sqlite(session, table, rows, names, [quote(n) for n in names], ids)
-    cols = [quote(n) for n in names]
-    typed = ", ".join(f"{c} {_pg_type(table.c[n])}" for n, c in zip(names, cols, strict=True))
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(cols)}) "
-           f"SELECT {', '.join(f'u.{c}' for c in cols)} "
-           f"FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({typed})) "
-           f"WITH ORDINALITY AS u({', '.join(cols)}, ord) ORDER BY u.ord"
-           + (" RETURNING id" if ids else ""))
+    sql = _pg_insert(session, table, names) + (" RETURNING id" if ids else "")
     result = session.connection().exec_driver_sql(sql, (dumps(rows),))
     return sorted(result.scalars()) if ids else []
+
+
+def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """Rows into several tables. On PostgreSQL in ONE statement (each table's
+    INSERT a data-modifying ``WITH`` part), so a batch's writes cost one round
+    trip; on SQLite one ``executemany`` per table (no round trips there)."""
+    batches = [(t, rows) for t, rows in batches if rows]
+    if session.get_bind().dialect.name != "postgresql" or len(batches) < 2:
+        for table, rows in batches:
+            insert_rows(session, table, rows)
+        return
+    parts = [f"w{i} AS ({_pg_insert(session, table, list(rows[0]))})"
+             for i, (table, rows) in enumerate(batches)]
+    sql = "WITH " + ", ".join(parts) + " SELECT 1"
+    session.connection().exec_driver_sql(sql, tuple(dumps(rows) for _, rows in batches))
+
+
+def _pg_insert(session: Session, table: Table, names: list[str]) -> str:
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    cols = [quote(n) for n in names]
+    typed = ", ".join(f"{c} {_pg_type(table.c[n])}" for n, c in zip(names, cols, strict=True))
+    return (f"INSERT INTO {quote(table.name)} ({', '.join(cols)}) "
+            f"SELECT {', '.join(f'u.{c}' for c in cols)} "
+            f"FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({typed})) "
+            f"WITH ORDINALITY AS u({', '.join(cols)}, ord) ORDER BY u.ord")
 
 
 def _sqlite_time(v: Any) -> str | None:
