@@ -310,3 +310,46 @@ def test_the_batch_lookup_reads_only_the_keys_it_asks_for(pg_url: str) -> None:
         assert read.get("suppressions", 0) <= 16, read
     finally:
         app.close()
+
+
+def test_a_campaign_without_a_flow_keeps_its_leads_and_still_dedupes(workspace: App) -> None:
+    from tests.conftest import apply_setup
+
+    apply_setup(workspace, """
+campaigns:
+  - key: solar
+    name: Solar
+    fields:
+      first_name: {type: string, required: true}
+      phone: {type: phone, required: true}
+    default_region: IN
+    dedupe: {keys: [[phone]], window: 30d}
+sources:
+  - {key: roof, name: Roof, campaign: solar, api_key: lg_src_test_roof_key_00000000}
+""")
+    with workspace.reader() as uow:
+        roof = uow.session.scalar(select(m.Source.id).where(m.Source.key == "roof"))
+    subs = [capture.Submission(source_id=roof, payload={"first_name": "Ravi",
+                                                        "phone": "+91 9700000777"},
+                               received_at=workspace.clock()) for _ in range(2)]
+    first, _ = run_batch(workspace, subs[:1])
+    assert first[0].status_code == 201
+    assert first[0].body["status"] == "unassigned" and first[0].body["queue"] == "unassigned"
+    again, _ = run_batch(workspace, subs[1:])
+    assert again[0].status_code == 422
+    assert again[0].body["reasons"][0]["code"] == "duplicate"
+
+
+def test_a_rotated_key_is_refused_although_the_cache_knew_it(workspace: App) -> None:
+    from leadgate.services import accounts
+
+    with TestClient(create_app(app=workspace, worker=False)) as client:
+        post_counted(workspace, client, 1)  # the cache now knows the website key
+        with workspace.uow() as uow:
+            accounts.rotate_source_key(uow, "website")
+            uow.commit()
+        r = client.post("/v1/leads", content=json.dumps(lead(2)),
+                        headers={"Authorization": f"Bearer {WEBSITE_KEY}",
+                                 "Content-Type": "application/json"})
+    assert r.status_code == 401, r.text
+    assert r.json()["status"] == 401
