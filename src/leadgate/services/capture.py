@@ -409,19 +409,20 @@ def _route(session: Session, snap: Snapshot, leads: Sequence[_Lead],
         keys |= flow_members(flow, snap.roster, facts)
     infos = {k: snap.agents[k] for k in keys if k in snap.agents}
     stored = loads.read(session, [a.id for a in infos.values()], lock=True)
-    cands = {k: Candidate(a.agent, stored[a.id].to_domain(a.agent, now))
-             for k, a in infos.items()}
+    roster = Roster([Candidate(a.agent, stored[a.id].to_domain(a.agent, now))
+                     for a in infos.values()])
     for lead, (flow, version), facts in work:
         state = states.setdefault(flow.key or "", {})
-        decision = decide(facts, flow, Roster(list(cands.values())), state, now)
+        decision = decide(facts, flow, roster, state, now)
         states[flow.key or ""] = dict(decision.state)
         lead.decision = decision
         lead.flow_key, lead.flow_version = flow.key, version
         lead.decision_json = decision_record(decision, flow.key or "", version, now)
         apply(lead, decision, now)
-        if lead.agent_key is not None and decision.agent in cands:
-            c = cands[decision.agent]
-            cands[decision.agent] = Candidate(c.agent, loads.bump(c.load, now))
+        chosen = roster.by_key().get(decision.agent or "")
+        if lead.agent_key is not None and chosen is not None:
+            # the next decision of the batch sees this assignment
+            roster = roster.replaced(Candidate(chosen.agent, loads.bump(chosen.load, now)))
 
 
 def apply(lead: _Lead, decision: Decision, now: datetime) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -114,6 +115,30 @@ class Roster(Sequence[Candidate]):
                     idx.setdefault(t, []).append(c)
             self._by_team = {t: Ring(cs) for t, cs in idx.items()}
         return self._by_team.get(name, _NO_RING)
+
+
+    def replaced(self, candidate: Candidate) -> Roster:
+        """This roster with the candidate of the same agent swapped for ``candidate``
+        (its new load), keeping every index that does not involve that agent: a batch
+        of decisions updates one load at a time without re-sorting the workspace."""
+        key = candidate.agent.key
+        out = Roster((), index=self._index)
+        out._items = tuple(candidate if c.agent.key == key else c for c in self._items)
+        if self._by_key is not None:
+            out._by_key = {**self._by_key, key: candidate}
+        if self._sorted is not None:
+            out._sorted = _swap(self._sorted, key, candidate)
+        if self._by_team is not None:
+            out._by_team = {t: _swap(ring, key, candidate) if t in candidate.agent.teams
+                            else ring for t, ring in self._by_team.items()}
+        return out
+
+
+def _swap(ring: Ring, key: str, candidate: Candidate) -> Ring:
+    i = bisect_left(ring.keys, key)
+    if i < len(ring.keys) and ring.keys[i] == key:
+        return Ring((*ring[:i], candidate, *ring[i + 1:]))
+    return ring
 
 
 _NO_RING = Ring(())
