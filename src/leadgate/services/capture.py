@@ -42,7 +42,7 @@ from leadgate.domain.qualify import Qualification, qualify
 from leadgate.domain.routing import decide
 from leadgate.domain.routing.members import flow_members
 from leadgate.domain.routing.pools import Roster
-from leadgate.services import deliveries, loads, snapshot
+from leadgate.services import deliveries, loads, offers, snapshot
 from leadgate.services.routing import decision_record, jsonable
 from leadgate.services.snapshot import CampaignInfo, Snapshot, SourceInfo
 from leadgate.store import models as m
@@ -53,6 +53,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 LEADS, EVENTS, KEYS = m.Lead.__table__, m.LeadEvent.__table__, m.DedupeKey.__table__
 ASSIGNMENTS, STATE = m.Assignment.__table__, m.RoutingState.__table__
+OFFERS = m.Offer.__table__
 IDEM, SUPP, JOBS = m.IdempotencyKey.__table__, m.Suppression.__table__, m.Job.__table__
 
 
@@ -154,6 +155,7 @@ class _Lead:
     queue: str | None = None
     assigned_at: datetime | None = None
     hold_until: datetime | None = None
+    offer: offers.Plan | None = None
     id: int | None = None
     result: Any = None
 
@@ -430,24 +432,35 @@ def _route(session: Session, snap: Snapshot, leads: Sequence[_Lead],
         lead.decision = decision
         lead.flow_key, lead.flow_version = flow.key, version
         lead.decision_json = decision_record(decision, flow.key or "", version, now)
-        apply(lead, decision, now)
+        apply(lead, decision, now, flow)
         if lead.agent_key is not None and decision.agent in cands:
             c = cands[decision.agent]
             cands[decision.agent] = Candidate(c.agent, loads.bump(c.load, now))
 
 
-def apply(lead: _Lead, decision: Decision, now: datetime) -> None:
-    """Carry a decision out on the lead being built (status, events)."""
+def apply(lead: _Lead, decision: Decision, now: datetime, flow: Any = None) -> None:
+    """Carry a decision out on the lead being built (status, events).
+
+    A target with ``accept_within`` (and a shotgun) makes offers instead of an
+    assignment: ``lead.offer`` is written by :func:`_write` (services/offers.py)."""
+    lead.offer = offers.plan(flow, decision, now)
     if decision.outcome == "assigned" and decision.agent:
         lead.status, lead.assigned_at, lead.queue = "assigned", now, None
         lead.agent_key = decision.agent
+        if lead.offer is not None:  # push with a deadline: the rep holds it as offered
+            lead.status = "offered"
+            lead.event("offered", "router", agents=[decision.agent], rule=decision.rule,
+                       method=decision.method, summary=decision.trace.summary, round=1,
+                       **offers.event_data(lead.offer, now))
+            return
         lead.event("assigned", "router", agent=decision.agent, rule=decision.rule,
                    method=decision.method, summary=decision.trace.summary)
         return
     if decision.outcome in ("offered", "sell"):
         lead.status = decision.outcome
+        extra = offers.event_data(lead.offer, now) if lead.offer else {}
         lead.event(decision.outcome, "router", agents=list(decision.agents),
-                   rule=decision.rule, summary=decision.trace.summary)
+                   rule=decision.rule, summary=decision.trace.summary, **extra)
         return
     queue = decision.queue or "unassigned"
     lead.status = "queued" if queue != "unassigned" else "unassigned"
@@ -499,6 +512,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
     ids = insert_rows(session, LEADS, rows, ids=True)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
+    offer_rows: list[dict[str, Any]] = []
     outbox = deliveries.Batch()
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
@@ -523,6 +537,10 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
                 "method": lead.decision.method, "trace": lead.decision_json or {},
                 "status": "active", "assigned_at": now})
             assigned.append((info.id, info.agent, now))
+        if lead.offer is not None:
+            offer_rows += lead.offer.rows(lead_id, {k: a.id for k in lead.offer.agents
+                                                    if (a := snap.agents.get(k))}, now)
+            jobs.append(lead.offer.job(lead_id, now))
         if lead.hold_until is not None:
             jobs.append({"kind": "lead.reroute", "payload": {"lead_id": lead_id},
                          "status": "pending", "attempts": 0, "max_attempts": 8,
@@ -558,6 +576,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             [{"k": k, "s": jsonable(states[k or ""]),
               "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
              for k in sorted(routed, key=str)])
+    insert_rows(session, OFFERS, offer_rows)
     insert_rows(session, JOBS, [*jobs, *outbox.write(session)])
     insert_rows(session, IDEM, idem)
 
