@@ -13,7 +13,16 @@ from leadgate.api.headers import SecurityHeaders
 from leadgate.api.jsonguard import JsonGuard
 from leadgate.api.limits import BodyLimit
 from leadgate.api.params import guard_params
-from leadgate.api.routes import agents, deliveries, flows, forms, gatekeeper, leads, system
+from leadgate.api.routes import (
+    agents,
+    deliveries,
+    flows,
+    forms,
+    gatekeeper,
+    leads,
+    system,
+    work,
+)
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
 from leadgate.services import handlers  # registers the job handlers
@@ -53,7 +62,7 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     )
     api.state.leadgate = core
     errors.install(api)
-    for module in (leads, gatekeeper, agents, flows, forms, system, deliveries):
+    for module in (leads, gatekeeper, agents, flows, forms, system, deliveries, work):
         api.include_router(module.router, dependencies=[Depends(guard_params)])
     console.install(api, core)
     openapi.install(api)

@@ -116,7 +116,7 @@ def start(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime) -> P
     lead.status, lead.queue = "offered", None
     if p.kind == "push":
         info = snap.agents[p.agents[0]]
-        _hold_for(uow, lead, info.id, now, method=decision.method, rule=decision.rule)
+        hold_for(uow, lead, info.id, now, method=decision.method, rule=decision.rule)
     else:
         lead.assignee_id = None
     uow.session.flush()
@@ -128,7 +128,7 @@ def start(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime) -> P
     return p
 
 
-def _hold_for(uow: UnitOfWork, lead: m.Lead, agent_id: int, now: datetime, *,
+def hold_for(uow: UnitOfWork, lead: m.Lead, agent_id: int, now: datetime, *,
               method: str | None, rule: str | None, status: str = "offered") -> None:
     """Give ``lead`` to an agent (offered or assigned): assignment row and load."""
     snap = snapshot.current(uow.session)
@@ -260,7 +260,7 @@ def claim(uow: UnitOfWork, principal: Principal, lead_id: int, now: datetime, *,
         m.Offer.id != offer.id).values(status="lost", responded_at=now))
     lead = uow.session.get(m.Lead, lead_id, populate_existing=True)
     assert lead is not None
-    _hold_for(uow, lead, agent_id, now, method="shotgun", rule=offer.rule,
+    hold_for(uow, lead, agent_id, now, method="shotgun", rule=offer.rule,
               status="active")
     timeline.record(uow, lead, "claimed", now, actor=principal.actor, agent=offer.agent.key,
                     round=offer.round, after_seconds=_after(offer, now))
@@ -325,7 +325,7 @@ def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None
                  last.rule)
         round_ = last.round + 1
         lead.status, lead.queue = "offered", None
-        _hold_for(uow, lead, snap.agents[b.agent].id, now, method=target.get("method"),
+        hold_for(uow, lead, snap.agents[b.agent].id, now, method=target.get("method"),
                   rule=last.rule)
         s.flush()
         s.execute(OFFERS.insert(), p.rows(lead.id, {b.agent: snap.agents[b.agent].id}, now,
@@ -339,7 +339,7 @@ def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None
         return
     if b.action == "assign" and b.agent in snap.agents:
         lead.status, lead.queue = "assigned", None
-        _hold_for(uow, lead, snap.agents[b.agent].id, now, method="escalation",
+        hold_for(uow, lead, snap.agents[b.agent].id, now, method="escalation",
                   rule=last.rule, status="active")
         timeline.record(uow, lead, "escalated", now, actor=actor, to_agent=b.agent,
                         rule=last.rule, round=last.round)
