@@ -18,7 +18,7 @@ from tests.integration.workloop import (
 
 from leadgate.bootstrap import App
 from leadgate.domain.errors import Conflict, NotFound
-from leadgate.services import handlers, jobs, offers  # noqa: F401  (registers handlers)
+from leadgate.services import handlers, jobs, offers
 from leadgate.services.principal import Principal
 from leadgate.store import models as m
 
@@ -160,3 +160,30 @@ def test_the_timer_bounces_once_even_when_run_twice(push: App) -> None:
     assert holder(push, lead) == ("offered", "a2", None)
     assert [a for a, _, _ in offers_of(push, lead)] == ["a1", "a2"]
     assert_loads_match_rebuild(push)
+
+
+def test_the_periodic_retry_leaves_escalated_and_pull_queue_leads_alone(app: App) -> None:
+    from tests.integration.workloop import setup_with
+
+    apply_setup(app, setup_with("""
+  - key: insurance
+    rules:
+      - name: Mumbai
+        when: {field: city, eq: Mumbai}
+        to: {agents: [a1], method: round_robin, accept_within: 1m}
+      - name: Pune
+        when: {field: city, eq: Pune}
+        to: {team: mumbai, method: pull, queue: pune}
+    fallback: {queue: desk}
+"""))
+    clock: FakeClock = app.clock  # type: ignore[assignment]
+    escalated, pulled = post(app), post(app, city="Pune")
+    clock.advance(minutes=1)
+    drain(app)
+    assert holder(app, escalated) == ("queued", None, "desk")
+    with app.uow() as uow:
+        handlers.schedule_queue_retry(uow, clock())
+    drain(app)
+    assert holder(app, escalated) == ("queued", None, "desk")  # not offered again
+    assert holder(app, pulled) == ("queued", None, "pune")
+    assert [t for t, _ in events(app, pulled)].count("queued") == 1
