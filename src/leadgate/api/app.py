@@ -22,6 +22,7 @@ from leadgate.api.routes import (
     gatekeeper,
     leads,
     system,
+    work,
 )
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     )
     api.state.leadgate = core
     errors.install(api)
-    for module in (leads, gatekeeper, agents, flows, forms, system, deliveries, events):
+    for module in (leads, gatekeeper, agents, flows, forms, system, deliveries, events, work):
         api.include_router(module.router, dependencies=[Depends(guard_params)])
     console.install(api, core)
     openapi.install(api)

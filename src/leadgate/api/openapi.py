@@ -68,6 +68,19 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
     },
     ("POST", "/v1/leads/{lead_id}/approve"): {409: "`conflict`: the lead is not quarantined"},
     ("POST", "/v1/leads/{lead_id}/refuse"): {409: "`conflict`: the lead is not quarantined"},
+    ("POST", "/v1/offers/{offer_id}/accept"): {
+        409: "`offer_expired` (past the deadline), `offer_closed` (already answered) or "
+             "`already_claimed` (a shotgun lead someone else claimed first)"},
+    ("POST", "/v1/offers/{offer_id}/decline"): {
+        409: "`offer_expired` or `offer_closed`"},
+    ("POST", "/v1/leads/{lead_id}/claim"): {
+        409: "`already_claimed` (someone claimed it first), `offer_expired`, `blind_queue` "
+             "(use POST /v1/pull) or `not_eligible` (you cannot take a lead now)"},
+    ("POST", "/v1/pull"): {409: "`not_eligible`: you cannot take a lead now (status, "
+                                "hours, caps, open-lead limit)"},
+    ("POST", "/v1/leads/{lead_id}/reassign"): {
+        409: "`not_reassignable`: the lead is closed, refused or sold"},
+    ("POST", "/v1/leads/{lead_id}/release"): {409: "`not_assigned`: the lead is not assigned"},
 }
 
 

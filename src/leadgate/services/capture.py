@@ -41,7 +41,7 @@ from leadgate.domain.qualify import Qualification, qualify
 from leadgate.domain.routing import decide
 from leadgate.domain.routing.members import flow_members
 from leadgate.domain.routing.pools import Roster
-from leadgate.services import deliveries, loads, snapshot
+from leadgate.services import deliveries, loads, offers, snapshot
 from leadgate.services.notify import Notice
 from leadgate.services.routing import decision_record, jsonable, routing_facts
 from leadgate.services.snapshot import CampaignInfo, Snapshot, SourceInfo
@@ -52,6 +52,7 @@ MAX_FIELDS = 200
 
 LEADS, EVENTS, KEYS = m.Lead.__table__, m.LeadEvent.__table__, m.DedupeKey.__table__
 ASSIGNMENTS, STATE = m.Assignment.__table__, m.RoutingState.__table__
+OFFERS = m.Offer.__table__
 IDEM, SUPP, JOBS = m.IdempotencyKey.__table__, m.Suppression.__table__, m.Job.__table__
 
 
@@ -154,6 +155,7 @@ class _Lead:
     queue: str | None = None
     assigned_at: datetime | None = None
     hold_until: datetime | None = None
+    offer: offers.Plan | None = None
     id: int | None = None
     result: Any = None
 
@@ -296,7 +298,7 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
     _route(session, snap, [x for x in kept if x.status == "new"], locked, now)
     _write(session, kept, locked, now)
     if notices is not None:
-        notices.extend(_notices(kept, now))
+        notices.extend(_notices(snap, kept, now))
     if replays:
         stored = {rid: (code, body) for rid, code, body in session.execute(
             select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)
@@ -418,25 +420,36 @@ def _route(session: Session, snap: Snapshot, leads: Sequence[_Lead],
         lead.decision = decision
         lead.flow_key, lead.flow_version = flow.key, version
         lead.decision_json = decision_record(decision, flow.key or "", version, now)
-        apply(lead, decision, now)
+        apply(lead, decision, now, flow)
         chosen = roster.by_key().get(decision.agent or "")
         if lead.agent_key is not None and chosen is not None:
             # the next decision of the batch sees this assignment
             roster = roster.replaced(Candidate(chosen.agent, loads.bump(chosen.load, now)))
 
 
-def apply(lead: _Lead, decision: Decision, now: datetime) -> None:
-    """Carry a decision out on the lead being built (status, events)."""
+def apply(lead: _Lead, decision: Decision, now: datetime, flow: Any = None) -> None:
+    """Carry a decision out on the lead being built (status, events).
+
+    A target with ``accept_within`` (and a shotgun) makes offers instead of an
+    assignment: ``lead.offer`` is written by :func:`_write` (services/offers.py)."""
+    lead.offer = offers.plan(flow, decision, now)
     if decision.outcome == "assigned" and decision.agent:
         lead.status, lead.assigned_at, lead.queue = "assigned", now, None
         lead.agent_key = decision.agent
+        if lead.offer is not None:  # push with a deadline: the rep holds it as offered
+            lead.status = "offered"
+            lead.event("offered", "router", agents=[decision.agent], rule=decision.rule,
+                       method=decision.method, summary=decision.trace.summary, round=1,
+                       **offers.event_data(lead.offer, now))
+            return
         lead.event("assigned", "router", agent=decision.agent, rule=decision.rule,
                    method=decision.method, summary=decision.trace.summary)
         return
     if decision.outcome in ("offered", "sell"):
         lead.status = decision.outcome
+        extra = offers.event_data(lead.offer, now) if lead.offer else {}
         lead.event(decision.outcome, "router", agents=list(decision.agents),
-                   rule=decision.rule, summary=decision.trace.summary)
+                   rule=decision.rule, summary=decision.trace.summary, **extra)
         return
     queue = decision.queue or "unassigned"
     lead.status = "queued" if queue != "unassigned" else "unassigned"
@@ -488,6 +501,7 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
             "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
     ids = insert_rows(session, LEADS, rows, ids=True)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
+    offer_rows: list[dict[str, Any]] = []
     outbox = deliveries.Batch()
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
@@ -513,6 +527,10 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
                 "method": lead.decision.method, "trace": lead.decision_json or {},
                 "status": "active", "assigned_at": now})
             assigned.append((info.id, info.agent, now))
+        if lead.offer is not None:
+            offer_rows += lead.offer.rows(lead_id, {k: a.id for k in lead.offer.agents
+                                                    if (a := snap.agents.get(k))}, now)
+            jobs.append(lead.offer.job(lead_id, now))
         if lead.hold_until is not None:
             jobs.append({"kind": "lead.reroute", "payload": {"lead_id": lead_id},
                          "status": "pending", "attempts": 0, "max_attempts": 8,
@@ -548,15 +566,23 @@ def _write(session: Session, leads: Sequence[_Lead], states: dict[str, dict[str,
     jobs.extend(outbox.write(session))
     # one statement on PostgreSQL for everything the batch inserts once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
-                          (JOBS, jobs), (IDEM, idem)])
+                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)])
 
 
-def _notices(leads: Sequence[_Lead], now: datetime) -> list[Notice]:
-    """An assigned lead for its rep; a lead left in a queue for the managers."""
+def _notices(snap: Snapshot, leads: Sequence[_Lead], now: datetime) -> list[Notice]:
+    """An assigned lead for its rep, an offer for each rep offered it, a lead left in
+    a queue for the managers (who see every notice)."""
     out = []
     for lead in leads:
         body = lead.result.body if lead.result is not None else {}
-        if lead.status == "assigned" and lead.agent_id is not None:
+        if lead.status == "offered" and lead.offer is not None:
+            for key in lead.offer.agents:
+                info = snap.agents.get(key)
+                out.append(Notice("lead.offered", info.id if info else None,
+                                  {"lead": body, "at": now.isoformat(),
+                                   "deadline": lead.offer.deadline.isoformat()
+                                   if lead.offer.deadline else None}))
+        elif lead.status == "assigned" and lead.agent_id is not None:
             out.append(Notice("lead.assigned", lead.agent_id, {"lead": body,
                                                                "at": now.isoformat()}))
         elif lead.status in ("queued", "unassigned"):

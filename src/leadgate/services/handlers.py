@@ -7,13 +7,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from leadgate.services import deliveries, timeline  # noqa: F401  (delivery.send handler)
+from leadgate.services import deliveries, offers, timeline  # noqa: F401  (their handlers)
 from leadgate.services.jobs import handler
 from leadgate.services.routing import route_lead
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 REQUEUE_BATCH = 200
+#: leads routing held until their pool opens (``when_nobody: hold``). Leads in other
+#: queues (pull queues, an escalation's or a manager's queue) stay until someone
+#: takes them: routing them again would undo the escalation every minute.
+HELD = (m.Lead.status == "queued", m.Lead.queue.like("hold:%"))
 
 
 @handler("lead.assigned")
@@ -36,8 +40,7 @@ def notify_assigned(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> 
 def retry_queued(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
     """Someone became eligible: give held leads (oldest first) another chance."""
     leads = list(uow.session.scalars(
-        select(m.Lead).where(m.Lead.status == "queued").order_by(m.Lead.id)
-        .limit(REQUEUE_BATCH)))
+        select(m.Lead).where(*HELD).order_by(m.Lead.id).limit(REQUEUE_BATCH)))
     for lead in leads:
         route_lead(uow, lead, now, actor="requeue")
     uow.commit()
@@ -63,7 +66,7 @@ def schedule_queue_retry(uow: UnitOfWork, now: datetime) -> None:
     from leadgate.services.jobs import enqueue
     from leadgate.store.models import Job
 
-    held = uow.session.scalar(select(m.Lead.id).where(m.Lead.status == "queued").limit(1))
+    held = uow.session.scalar(select(m.Lead.id).where(*HELD).limit(1))
     if held is None:
         return
     pending = uow.session.scalar(select(Job.id).where(

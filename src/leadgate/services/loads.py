@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 from leadgate.domain.agents import Agent, AgentLoad, cap_window_starts
 from leadgate.store import models as m
 
-OPEN_STATUSES = ("assigned",)
+#: an offered lead holds its rep's capacity like an assigned one (services/offers.py)
+OPEN_STATUSES = ("assigned", "offered")
 CLOSED_STATUSES = ("won", "lost")
 #: Outcomes of leads assigned within this window drive the performance method.
 PERFORMANCE_DAYS = 30

@@ -164,6 +164,11 @@ def decision_record(decision: Decision, flow_key: str, version: int | None,
 def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime, *,
                    actor: str | None = None) -> None:
     s = uow.session
+    from leadgate.services import offers
+
+    if (offers.is_push(decision) or decision.outcome == "offered") and \
+            offers.start(uow, lead, decision, now) is not None:
+        return
     if decision.outcome == "assigned" and decision.agent:
         agent = s.scalar(select(m.Agent).where(m.Agent.key == decision.agent))
         assert agent is not None, "decide() chose an agent that was not a candidate"

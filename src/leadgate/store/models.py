@@ -433,3 +433,35 @@ class DeliveryAttempt(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration_ms: Mapped[float] = mapped_column()
     worker: Mapped[str | None] = mapped_column(String(100))
+
+
+class Offer(Base):
+    """A lead offered to one agent until ``deadline`` (push with an SLA, or one of a
+    shotgun's offers). One row per agent per round; the ``offer.expire`` job of a
+    round bounces the lead when the round ends unanswered (services/offers.py)."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index("ix_offers_lead_round", "lead_id", "round"),
+        Index("ix_offers_agent_status", "agent_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    #: push (one agent, bounces down the pool) or shotgun (everyone, first claim wins)
+    kind: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    #: 0 while offered down the rule's pool, 1 down the escalation pool
+    phase: Mapped[int] = mapped_column(Integer, default=0)
+    #: offered, accepted, declined, expired, lost (another claimed it), cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    flow_key: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str | None] = mapped_column(String(200))
+    #: the target being offered down (pool keys, method, accept_within) as given
+    target: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    escalate: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    fallback_queue: Mapped[str] = mapped_column(String(200))
+    agent: Mapped[Agent] = relationship(lazy="joined")

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadgate.domain.conditions import Always, Condition, equality_guard, parse_condition
 from leadgate.domain.delivery import DeliverPlan, parse_deliver
@@ -14,6 +14,9 @@ from leadgate.domain.errors import InvalidFlow
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.methods.base import Method, get_method
 from leadgate.domain.routing.pools import POOL_KINDS, Pool, parse_pool
+
+if TYPE_CHECKING:
+    from leadgate.domain.offers import Escalation
 
 __all__ = [
     "DERIVED_FACTS",
@@ -90,6 +93,8 @@ class Rule:
     when_nobody: str = "next"
     #: destinations the lead is also delivered to when this rule places or holds it
     deliver: DeliverPlan | None = None
+    #: where an offer goes when nobody in the pool accepted in time (domain/offers.py)
+    escalate: Escalation | None = None
     #: the lead fields the condition reads, sorted (the compact trace records their values)
     reads: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
 
@@ -105,6 +110,8 @@ class Rule:
             out["when_nobody"] = self.when_nobody
         if self.deliver is not None:
             out["deliver"] = self.deliver.to_dict()
+        if self.escalate is not None:
+            out["escalate"] = self.escalate.to_dict()
         return out
 
 
@@ -271,9 +278,9 @@ def _rule(data: Any, i: int, *, agents: Collection[str] | None, teams: Collectio
     if not isinstance(data, Mapping):
         raise InvalidFlow(f"expected a rule mapping, got {type(data).__name__}", path=path)
     for k in data:
-        if k not in ("name", "when", "to", "when_nobody", "deliver"):
+        if k not in ("name", "when", "to", "when_nobody", "deliver", "escalate"):
             raise InvalidFlow(f"unknown key {k!r}; a rule has name, when, to, when_nobody, "
-                              "deliver",
+                              "deliver, escalate",
                               path=f"{path}.{k}")
     name = data.get("name", f"rule {i + 1}")
     if not isinstance(name, str) or not name.strip():
@@ -288,7 +295,16 @@ def _rule(data: Any, i: int, *, agents: Collection[str] | None, teams: Collectio
                           path=f"{path}.when_nobody")
     deliver = (parse_deliver(data["deliver"], f"{path}.deliver", fields=fields)
                if data.get("deliver") is not None else None)
-    return Rule(i, name.strip(), when, target, nobody, deliver)
+    escalate = None
+    if data.get("escalate") is not None:
+        from leadgate.domain.offers import parse_escalation  # offers imports routing
+
+        if target.accept_within is None:
+            raise InvalidFlow("escalate needs accept_within on the target (an offer with a "
+                              "deadline)", path=f"{path}.escalate")
+        escalate = parse_escalation(data["escalate"], f"{path}.escalate", agents=agents,
+                                    teams=teams)
+    return Rule(i, name.strip(), when, target, nobody, deliver, escalate)
 
 
 def parse_flow(data: Mapping[str, Any], *, key: str | None = None,

@@ -43,5 +43,6 @@ document.addEventListener("htmx:sendError", function () {
   source.addEventListener("ready", function () { if (opened) { changed(); } opened = true; });
   source.addEventListener("lead.assigned", changed);
   source.addEventListener("lead.queued", changed);
+  source.addEventListener("lead.offered", changed);
   window.addEventListener("pagehide", function () { source.close(); });
 })();

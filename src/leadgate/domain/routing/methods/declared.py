@@ -54,7 +54,8 @@ class Pull(Method):
     name = "pull"
     description = "put the lead in a queue that pool members pull from when ready"
     options = {"queue": "queue name (default pull:<flow>:<rule>)",
-               "mode": "blind (next best lead) or selective (preview and choose)"}
+               "mode": "blind (next best lead) or selective (preview and choose)",
+               "order": "what a pull takes first: score (default), age or priority (grade)"}
     outcome = "queued"
     needs_eligible = False
     example = {"team": "mumbai", "method": "pull", "mode": "selective"}
@@ -63,6 +64,8 @@ class Pull(Method):
                       pool: Pool | None) -> dict[str, Any]:
         out: dict[str, Any] = {"mode": option_choice(data, "mode", ("blind", "selective"),
                                                      path)}
+        if "order" in data:
+            out["order"] = option_choice(data, "order", ("score", "age", "priority"), path)
         q = data.get("queue")
         if q is not None:
             if not isinstance(q, str) or not q.strip():
@@ -75,6 +78,7 @@ class Pull(Method):
         keys = tuple(c.agent.key for c in ctx.members)
         return Pick("queued", queue=queue, agents=keys,
                     arithmetic={"queue": queue, "mode": ctx.options.get("mode", "blind"),
+                                "order": ctx.options.get("order", "score"),
                                 "eligible_now": [c.agent.key for c in ctx.eligible]},
                     why="")
 
