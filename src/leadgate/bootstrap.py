@@ -75,8 +75,11 @@ class App:
         return UnitOfWork(self.read_session_factory)
 
     def close(self) -> None:
+        from leadgate.services.deliveries import close_connections
+
         self.capture.stop()
         self.login_guard.close()
+        close_connections()  # kept-alive connections to destinations
         self.engine.dispose()
 
 

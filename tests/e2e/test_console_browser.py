@@ -31,9 +31,14 @@ def require_chromium() -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def console_db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'console.db'}"
+
+
+@pytest.fixture
+def server(tmp_path: Path, console_db: str) -> Iterator[Server]:
     require_chromium()
-    url = f"sqlite:///{tmp_path / 'console.db'}"
+    url = console_db
     app = make_app(url)
     apply_setup(app)
     create_users(app)
@@ -116,6 +121,58 @@ def test_manager_follows_a_lead_and_changes_an_agents_status(server: Server,
             page.once("dialog", lambda dialog: dialog.dismiss())
             page.locator("#tokens button", has_text="Revoke").first.click()
             expect(page.locator("#tokens")).to_contain_text("browser")
+            assert blocked == []
+        finally:
+            browser.close()
+
+
+def test_manager_retries_a_dead_letter_without_csp_violations(server: Server,
+                                                              console_db: str) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from leadgate.store import models as m
+
+    lead = {"first_name": "Ravi", "phone": "+91 98123 45679", "city": "Mumbai",
+            "product": "health"}
+    r = httpx.post(f"{server.url}/v1/leads", content=json.dumps(lead),
+                   headers={"Authorization": f"Bearer {WEBSITE_KEY}",
+                            "Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 201, r.text
+    app = make_app(console_db)
+    try:
+        with app.uow() as uow:  # a dead letter, as the worker leaves one
+            now = datetime.now(UTC)
+            d = m.Delivery(lead_id=r.json()["id"], destination_key="partner-hook",
+                           idempotency_key="d" * 32, status="dead", attempts=3,
+                           attempts_offset=0, position=0, reason="HTTP 500: down",
+                           created_at=now, updated_at=now, finished_at=now)
+            uow.session.add(d)
+            uow.commit()
+            delivery_id = d.id
+    finally:
+        app.close()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            blocked: list[str] = []
+            page.on("console", lambda msg: blocked.append(msg.text)
+                    if "Content Security Policy" in msg.text else None)
+            page.goto(f"{server.url}/console/login")
+            page.fill("input[name=email]", "boss@example.com")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.click("nav >> text=Deliveries")
+            page.click("#status-tabs >> text=Dead letters")
+            row = page.locator(f"#dl-{delivery_id}")
+            expect(row.locator(".badge")).to_have_text("dead")
+            row.locator("button", has_text="Retry").click()
+            # HTMX swaps the row with the service's answer: queued again
+            expect(page.locator(f"#dl-{delivery_id} .badge")).to_have_text("pending")
+            expect(page.locator(f"#dl-{delivery_id} button", has_text="Retry")).to_have_count(0)
             assert blocked == []
         finally:
             browser.close()

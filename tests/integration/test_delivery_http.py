@@ -225,3 +225,17 @@ def test_concurrency_limit_defers_beyond_the_limit(app: App, clock: FakeClock) -
         with app.uow() as uow:
             assert deliveries.run(uow, str(key), clock.now) == "pending"
         assert rx.requests == []
+
+
+def test_closing_the_app_closes_kept_alive_delivery_connections(app: App) -> None:
+    """App.close() closes the shared HTTP client (no socket left for the garbage
+    collector to complain about); the next delivery opens a new client."""
+    with http_receiver() as rx:
+        apply_setup(app, with_delivery(f"  - {{key: hook, kind: http, url: '{rx.url}/x'}}"))
+        submit(app)
+        jobs.drain(app.uow, app.clock)
+        client = deliveries.http_client()
+        assert not client.is_closed
+        app.close()
+        assert client.is_closed
+        assert deliveries.http_client() is not client

@@ -125,6 +125,22 @@ class Kind:
         """What would be sent for ``lead`` (no I/O): for previews and the attempt row."""
         raise NotImplementedError
 
+    def wire(self, config: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """Kinds sent over HTTP: the ``auth`` and ``sign`` settings that
+        :func:`leadgate.delivery.http.exchange` adds to every request; None otherwise."""
+        return None
+
+    def preview(self, config: Mapping[str, Any], lead: Mapping[str, Any]) -> dict[str, Any]:
+        """The request as it would go out (no I/O): :meth:`prepare` plus, for HTTP kinds,
+        the authentication and signature headers with their values as ``***``."""
+        req = self.prepare(config, lead)
+        wire = self.wire(config)
+        if wire and isinstance(req.get("headers"), Mapping):
+            from leadgate.delivery.http import preview_headers
+
+            req = {**req, "headers": preview_headers(wire, req["headers"], lead)}
+        return req
+
     def send(self, config: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[Outcome, Exchange]:
         raise NotImplementedError

@@ -43,6 +43,15 @@ _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 
 
+def dispose_engines() -> None:
+    """Close the pooled connections to external databases (when the app closes)."""
+    with _LOCK:
+        engines = list(_ENGINES.values())
+        _ENGINES.clear()
+    for eng in engines:
+        eng.dispose()
+
+
 def engine_for(url: str) -> Engine:
     with _LOCK:
         eng = _ENGINES.get(url)

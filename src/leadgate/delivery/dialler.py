@@ -52,6 +52,9 @@ class Dialler(Kind):
     def prepare(self, config: Mapping[str, Any], lead: Mapping[str, Any]) -> dict[str, Any]:
         return build(config, lead)
 
+    def wire(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        return config
+
     def send(self, config: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[Outcome, Exchange]:
         status, body, seen = exchange(config, build(config, lead), lead, ctx)

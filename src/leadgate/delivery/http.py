@@ -29,6 +29,7 @@ import httpx
 
 from leadgate.delivery import responses, signing
 from leadgate.delivery.base import (
+    REDACTED,
     DeliveryError,
     Exchange,
     Kind,
@@ -150,6 +151,19 @@ def auth_headers(cfg: Mapping[str, Any]) -> dict[str, str]:
     return {"Authorization": next(basic.auth_flow(req)).headers["Authorization"]}
 
 
+def preview_headers(cfg: Mapping[str, Any], headers: Mapping[str, str],
+                    lead: Mapping[str, Any]) -> dict[str, str]:
+    """``headers`` plus the ones :func:`exchange` adds, secrets and signatures as ``***``."""
+    out = dict(headers)
+    for name in auth_headers(cfg):
+        out[name] = REDACTED
+    if cfg.get("sign"):
+        out["webhook-id"] = str(lead.get("idempotency_key") or "")
+        out["webhook-timestamp"] = "(the time of sending)"
+        out["webhook-signature"] = REDACTED
+    return out
+
+
 def exchange(cfg: Mapping[str, Any], request: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[int, str, Exchange]:
     """Send a built request (adding auth and signature); returns status, body, exchange."""
@@ -191,6 +205,9 @@ class Http(Kind):
 
     def prepare(self, config: Mapping[str, Any], lead: Mapping[str, Any]) -> dict[str, Any]:
         return build(config, lead)
+
+    def wire(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        return config
 
     def send(self, config: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[Outcome, Exchange]:

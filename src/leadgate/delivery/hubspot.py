@@ -75,8 +75,10 @@ class HubSpot(Kind):
         return {"method": "POST", "url": config["base_url"] + PATH,
                 "headers": {"Content-Type": "application/json"}, "body": body}
 
+    def wire(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {"auth": {"type": "bearer", "token": config["token"]}}
+
     def send(self, config: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[Outcome, Exchange]:
-        cfg = {"auth": {"type": "bearer", "token": config["token"]}}
-        status, body, seen = exchange(cfg, self.prepare(config, lead), lead, ctx)
+        status, body, seen = exchange(self.wire(config), self.prepare(config, lead), lead, ctx)
         return classify(status, body), seen

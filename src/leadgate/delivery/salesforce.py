@@ -74,8 +74,10 @@ class Salesforce(Kind):
         return {"method": "POST", "url": url, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(map_fields(config["fields"], lead), default=str)}
 
+    def wire(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {"auth": {"type": "bearer", "token": config["token"]}}
+
     def send(self, config: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[Outcome, Exchange]:
-        cfg = {"auth": {"type": "bearer", "token": config["token"]}}
-        status, body, seen = exchange(cfg, self.prepare(config, lead), lead, ctx)
+        status, body, seen = exchange(self.wire(config), self.prepare(config, lead), lead, ctx)
         return classify(status, body), seen

@@ -63,9 +63,11 @@ class Sms(Kind):
                 "headers": {"Content-Type": "application/x-www-form-urlencoded"},
                 "body": urlencode(form)}
 
+    def wire(self, config: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {"auth": {"type": "basic", "username": config["account_sid"],
+                         "password": config["auth_token"]}}
+
     def send(self, config: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[Outcome, Exchange]:
-        cfg = {"auth": {"type": "basic", "username": config["account_sid"],
-                        "password": config["auth_token"]}}
-        status, body, seen = exchange(cfg, self.prepare(config, lead), lead, ctx)
+        status, body, seen = exchange(self.wire(config), self.prepare(config, lead), lead, ctx)
         return classify(status, body), seen

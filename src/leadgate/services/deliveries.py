@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 JOB = "delivery.send"
 FINAL = ("accepted", "rejected", "duplicate", "dead", "discarded", "skipped")
 OPEN = ("pending", "held", "waiting", "sending")
+#: Statuses a person may send again (``retry``) ...
+RETRYABLE = ("dead", "rejected", "duplicate", "discarded", "held")
+#: ... and statuses that can no longer be discarded.
+NOT_DISCARDABLE = ("accepted", "discarded", "skipped")
 #: A worker owns a ``sending`` delivery this long beyond the destination's timeout.
 SENDING_GRACE = timedelta(seconds=30)
 #: How soon a delivery over its destination's concurrency limit is tried again.
@@ -79,6 +83,19 @@ def http_client() -> httpx.Client:
             _client = httpx.Client(follow_redirects=False,
                                    limits=httpx.Limits(max_connections=100))
         return _client
+
+
+def close_connections() -> None:
+    """Close the shared HTTP client's kept-alive connections and the pools of database
+    destinations (``App.close()``); the next delivery opens new ones."""
+    from leadgate.delivery.database import dispose_engines
+
+    global _client
+    with _client_lock:
+        client, _client = _client, None
+    if client is not None:
+        client.close()
+    dispose_engines()
 
 
 def set_http_client(client: httpx.Client | None) -> None:
@@ -448,7 +465,7 @@ def retry(uow: UnitOfWork, delivery_id: int, now: datetime, *, actor: str) -> m.
     d = uow.session.get(m.Delivery, delivery_id)
     if d is None:
         raise NotFound(f"no delivery {delivery_id}")
-    if d.status not in ("dead", "rejected", "duplicate", "discarded", "held"):
+    if d.status not in RETRYABLE:
         raise Conflict(f"delivery {delivery_id} is {d.status}; only dead, rejected, duplicate, "
                        "discarded or held deliveries can be retried")
     d.status, d.attempts_offset, d.finished_at = "pending", d.attempts, None
@@ -462,7 +479,7 @@ def discard(uow: UnitOfWork, delivery_id: int, now: datetime, *, actor: str) -> 
     d = uow.session.get(m.Delivery, delivery_id)
     if d is None:
         raise NotFound(f"no delivery {delivery_id}")
-    if d.status in ("accepted", "discarded", "skipped"):
+    if d.status in NOT_DISCARDABLE:
         raise Conflict(f"delivery {delivery_id} is {d.status} and cannot be discarded")
     d.status, d.finished_at, d.updated_at = "discarded", now, now
     d.reason, d.next_attempt_at, d.sending_until = f"discarded by {actor}", None, None
@@ -524,9 +541,12 @@ def get_delivery(uow: UnitOfWork, delivery_id: int) -> dict[str, Any]:
     return delivery_dict(d, attempts=attempts)
 
 
-def counts(uow: UnitOfWork) -> dict[str, int]:
-    return {s: n for s, n in uow.session.execute(
-        select(m.Delivery.status, func.count()).group_by(m.Delivery.status))}
+def counts(uow: UnitOfWork, *, destination: str | None = None) -> dict[str, int]:
+    """Deliveries per status (of one destination when given)."""
+    q = select(m.Delivery.status, func.count()).group_by(m.Delivery.status)
+    if destination:
+        q = q.where(m.Delivery.destination_key == destination)
+    return {s: n for s, n in uow.session.execute(q)}
 
 
 def preview(uow: UnitOfWork, key: str, lead_id: int) -> dict[str, Any]:
@@ -539,7 +559,7 @@ def preview(uow: UnitOfWork, key: str, lead_id: int) -> dict[str, Any]:
     view = lead_view(lead, None)
     view["idempotency_key"] = "preview"
     try:
-        req = spec.impl.prepare(spec.config, view)
+        req = spec.impl.preview(spec.config, view)
     except DeliveryError as exc:
         raise InvalidConfig(f"destination {key} cannot build a request for lead {lead_id}: "
                             f"{exc}") from None

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from leadgate.api.params import DbId
 from leadgate.domain.errors import AuthError, InvalidInput, TooManyRequests
-from leadgate.services import accounts, agents, configure, leads, outcomes, review
+from leadgate.services import accounts, agents, configure, deliveries, leads, outcomes, review
 from leadgate.services.login import LoginCandidate
 from leadgate.web.auth import (
     ConsoleUser,
@@ -178,8 +178,11 @@ def lead_page(request: Request, lead_id: DbId, uow: ReaderDep, user: UserDep) ->
     summary = ""
     if isinstance(decision, dict):
         summary = str(decision.get("summary") or (trace or {}).get("summary") or "")
+    sent = deliveries.list_deliveries(uow, lead_id=lead_id, limit=500) \
+        if user.is_manager else None  # deliveries are a manager's business, as in the API
     return render(request, "lead.html",
-                  {"lead": detail, "fields": fields, "values": values, "raw": raw,
+                  {"lead": detail, "deliveries": sent, "fields": fields, "values": values,
+                   "raw": raw,
                    "decision": decision, "trace": trace if isinstance(trace, dict) else None,
                    "summary": summary, "outcomes": outcomes.OUTCOMES}, user=user)
 

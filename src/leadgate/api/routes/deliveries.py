@@ -5,33 +5,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from sqlalchemy import select
 
 from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UowDep, UserDep
 from leadgate.api.routes.leads import read_json
 from leadgate.domain.errors import Forbidden, InvalidInput
-from leadgate.services import deliveries
-from leadgate.store import models as m
+from leadgate.services import deliveries, destinations
 
 router = APIRouter(tags=["delivery"])
-
-
-def _destination(row: m.Destination) -> dict[str, Any]:
-    return {"key": row.key, "name": row.name, "kind": row.kind, "active": row.active,
-            "spec": deliveries.public_spec(row.spec), "updated_at": row.updated_at.isoformat()}
 
 
 @router.get("/v1/destinations", summary="List destinations (secrets hidden)")
 def list_destinations(uow: ReaderDep, user: UserDep) -> dict[str, Any]:
     user.require_manager()
-    rows = uow.session.scalars(select(m.Destination).order_by(m.Destination.key))
-    return {"items": [_destination(r) for r in rows]}
+    return {"items": destinations.list_destinations(uow)}
 
 
 @router.get("/v1/destinations/{key}", summary="One destination (secrets hidden)")
 def get_destination(key: str, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
     user.require_manager()
-    return _destination(deliveries.get_destination(uow, key))
+    return destinations.destination_dict(deliveries.get_destination(uow, key))
 
 
 @router.post("/v1/destinations/{key}/preview", summary="Dry run: what a lead would send")
