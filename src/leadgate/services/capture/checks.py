@@ -1,0 +1,175 @@
+"""Inside the batch's transaction, before any decision: the routing locks, the one
+lookup statement, and each lead's gatekeeping (suppression, dedupe, verdict)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import BigInteger, String, cast, literal, null, select, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from leadgate.domain.errors import AuthError, InvalidInput, Reason
+from leadgate.services.capture.submission import (
+    BatchLead,
+    Submission,
+    prepare,
+    q_stamps,
+)
+from leadgate.services.capture.tables import IDEM, KEYS, STATE, SUPP
+from leadgate.services.snapshot import CampaignInfo, Snapshot
+from leadgate.store import models as m
+
+
+def lock_key(campaign: CampaignInfo) -> str:
+    # leads of campaigns without a flow still need their dedupe checks serialised
+    return campaign.flow_key or f"~campaign:{campaign.key}"
+
+
+def lock_flows(session: Session, keys: Sequence[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """Take the routing locks (sorted, one statement) and return each flow's state."""
+    if not keys:
+        return {}
+    ins = (pg_insert(STATE) if session.get_bind().dialect.name == "postgresql"
+           else sqlite_insert(STATE))
+    stmt = ins.values([{"flow_key": k, "state": {}, "decisions": 0, "updated_at": now}
+                       for k in sorted(keys)])
+    stmt = stmt.on_conflict_do_update(index_elements=[STATE.c.flow_key],
+                                      set_={"flow_key": stmt.excluded.flow_key})
+    rows = session.execute(stmt.returning(STATE.c.flow_key, STATE.c.state))
+    return {k: dict(s or {}) for k, s in rows}
+
+
+@dataclass
+class Found:
+    stamps: dict[str, int] = field(default_factory=dict)
+    suppressed: set[str] = field(default_factory=set)
+    dedupe: dict[tuple[int, str], list[tuple[datetime, int]]] = field(default_factory=dict)
+    idem: dict[tuple[int, str], tuple[int, datetime, str]] = field(default_factory=dict)
+
+
+def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found:
+    """Stamps, do-not-contact hits, dedupe hits and idempotency keys: one statement."""
+    n, at, txt = cast(null(), BigInteger), cast(null(), m.UTCDateTime), cast(null(), String)
+    cs = m.ConfigStamp.__table__
+    parts = [select(literal("c").label("kind"), cs.c.area.label("k"), cs.c.version.label("n"),
+                    at.label("at"), txt.label("txt"), n.label("c"))]
+    sup = sorted({k for lead in leads for k in lead.q.suppression_keys})
+    if sup:
+        parts.append(select(literal("s"), SUPP.c.key, n, at, txt, n).where(SUPP.c.key.in_(sup)))
+    keys = sorted({k for lead in leads for k in lead.q.dedupe_keys})
+    if keys:
+        oldest = min(lead.sub.received_at - lead.campaign.spec.dedupe.window for lead in leads)
+        parts.append(select(literal("d"), KEYS.c.key, KEYS.c.lead_id, KEYS.c.created_at, txt,
+                            KEYS.c.campaign_id)
+                     .where(KEYS.c.campaign_id.in_(sorted({x.campaign.id for x in leads})),
+                            KEYS.c.key.in_(keys), KEYS.c.created_at >= oldest))
+    idem = sorted({x.sub.idempotency_key for x in leads if x.sub.idempotency_key})
+    if idem:
+        parts.append(select(literal("i"), IDEM.c.key, IDEM.c.id, IDEM.c.created_at,
+                            IDEM.c.body_hash, IDEM.c.source_id)
+                     .where(IDEM.c.key.in_(idem),
+                            IDEM.c.source_id.in_(sorted({x.source.id for x in leads}))))
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    found = Found()
+    for kind, k, num, when, text_, other in session.execute(stmt):
+        if kind == "c":
+            found.stamps[k] = int(num)
+        elif kind == "s":
+            found.suppressed.add(k)
+        elif kind == "d":
+            found.dedupe.setdefault((int(other), k), []).append((when, int(num)))
+        else:
+            found.idem[(int(other), k)] = (int(num), when, text_)
+    return found
+
+
+def window_text(window: timedelta) -> str:
+    days = window.total_seconds() / 86400
+    return f"{days:g}-day" if days >= 1 else f"{window.total_seconds() / 3600:g}-hour"
+
+
+def resolve(snap: Snapshot, subs: Sequence[Submission], out: list[Any]) -> list[BatchLead]:
+    """Submissions with their source, campaign and (current) qualification."""
+    leads = []
+    stamps = q_stamps(snap)
+    for i, sub in enumerate(subs):
+        source = snap.sources.get(sub.source_id)
+        if source is None or not source.active or (
+                sub.key_hash is not None and source.api_key_hash != sub.key_hash):
+            out[i] = AuthError("unknown or revoked API key")
+            continue
+        campaign = snap.campaigns.get(source.campaign_id)
+        if campaign is None:  # a stale snapshot: answered again once it is reloaded
+            out[i] = AuthError("unknown or revoked API key")
+            continue
+        if sub.q is None or sub.q_stamps != stamps:
+            try:
+                prepare(snap, sub)
+            except InvalidInput as exc:
+                out[i] = exc
+                continue
+        assert sub.q is not None
+        leads.append(BatchLead(i, sub, source, campaign, sub.q))
+    return leads
+
+
+def gatekeep(lead: BatchLead, found: Found, now: datetime) -> None:
+    """Apply the verdict, do-not-contact and dedupe; sets the lead's status."""
+    q, spec = lead.q, lead.campaign.spec
+    actor = f"source:{lead.source.key}"
+    lead.event("received", actor, via=lead.sub.via)
+    reasons, flags, verdict = list(q.reasons), list(q.flags), q.verdict
+
+    def apply_check(reason: Reason) -> None:
+        nonlocal verdict, reasons
+        action = spec.checks.get(reason.code, "reject")
+        if action == "flag":
+            flags.append(reason)
+        elif action == "quarantine" and verdict != "rejected":
+            verdict = "quarantined"
+            reasons = [*reasons, reason]
+        elif action != "quarantine":
+            verdict = "rejected"
+            reasons = [reason]
+
+    if verdict != "rejected":
+        hit = next((k for k in q.suppression_keys if k in found.suppressed), None)
+        if hit:
+            apply_check(Reason("suppressed",
+                               f"{hit.split(':', 1)[1]} is on the do-not-contact list"))
+    if verdict != "rejected":
+        window_start = lead.sub.received_at - spec.dedupe.window
+        hits = sorted(h for k in q.dedupe_keys
+                      for h in found.dedupe.get((lead.campaign.id, k), ())
+                      if h[0] >= window_start)
+        if hits:
+            original = hits[0][1]
+            lead.duplicate_of = original
+            if spec.dedupe.on_duplicate == "merge":
+                lead.status = "merged"
+                lead.merged_into = original
+                lead.reasons = [Reason("duplicate", f"merged onto lead {original}").to_dict()]
+                return
+            apply_check(Reason("duplicate", f"duplicate of lead {original} within the "
+                               f"{window_text(spec.dedupe.window)} dedupe window"))
+    if flags:
+        lead.event("flagged", "gatekeeper", reasons=[r.to_dict() for r in flags])
+    if verdict == "rejected":
+        lead.status = "rejected"
+        lead.reasons = [r.to_dict() for r in reasons]
+        lead.event("rejected", "gatekeeper", reasons=lead.reasons)
+        return
+    lead.remember_keys = True
+    if verdict == "quarantined":
+        lead.status = "quarantined"
+        lead.reasons = [r.to_dict() for r in reasons]
+        lead.event("quarantined", "gatekeeper", reasons=lead.reasons)
+        return
+    lead.event("qualified", "gatekeeper", score=q.score, grade=q.grade)
+
+

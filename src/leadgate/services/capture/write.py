@@ -1,0 +1,164 @@
+"""Writing a decided batch: one statement per table (one for everything after the
+leads on PostgreSQL), the answers, and the live notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from leadgate.domain.delivery import plan_of
+from leadgate.services import deliveries, loads, snapshot
+from leadgate.services.capture.decide import facts_of
+from leadgate.services.capture.submission import BatchLead, IngestResult
+from leadgate.services.capture.tables import (
+    ASSIGNMENTS,
+    EVENTS,
+    IDEM,
+    JOBS,
+    KEYS,
+    LEADS,
+    OFFERS,
+    STATE,
+)
+from leadgate.services.notify import Notice
+from leadgate.services.routing import jsonable
+from leadgate.services.snapshot import Snapshot
+from leadgate.store.bulk import insert_many, insert_rows
+
+
+def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]:
+    return {
+        "id": lead.id,
+        "status": lead.status,
+        "campaign": lead.campaign.key,
+        "source": lead.source.key,
+        "assignee": {"key": assignee[0], "name": assignee[1]} if assignee else None,
+        "queue": lead.queue,
+        "score": lead.q.score,
+        "grade": lead.q.grade,
+        "reasons": lead.reasons,
+        "duplicate_of": lead.duplicate_of,
+        "created_at": lead.sub.received_at.isoformat(),
+        "assigned_at": lead.assigned_at.isoformat() if lead.assigned_at else None,
+    }
+
+
+def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[str, Any]],
+           now: datetime) -> None:
+    """Every row of the batch, one statement per table."""
+    if not leads:
+        return
+    snap = snapshot.cached(session)
+    assert snap is not None
+    rows = []
+    for lead in leads:
+        q = lead.q
+        agent = snap.agents[lead.agent_key] if lead.agent_key else None
+        rows.append({
+            "campaign_id": lead.campaign.id, "source_id": lead.source.id,
+            "status": lead.status, "values": q.values, "raw": q.raw, "reasons": lead.reasons,
+            "checks": q.checks, "enrichment": q.enrichment, "consent": q.consent,
+            "score": q.score, "grade": q.grade, "score_explanation": q.score_explanation,
+            "assignee_id": agent.id if agent else None, "queue": lead.queue,
+            "flow_key": lead.flow_key,
+            "flow_version": lead.flow_version, "decision": lead.decision_json,
+            "duplicate_of_id": lead.duplicate_of, "via": lead.sub.via,
+            "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
+    ids = insert_rows(session, LEADS, rows, ids=True)
+    events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
+    offer_rows: list[dict[str, Any]] = []
+    outbox = deliveries.Batch()
+    for lead, lead_id in zip(leads, ids, strict=True):
+        lead.id = lead_id
+        for type_, actor, data in lead.events:
+            events.append({"lead_id": lead_id, "type": type_, "actor": actor, "data": data,
+                           "at": now if type_ not in ("received",) else lead.sub.received_at})
+        if lead.merged_into is not None:
+            actor = f"source:{lead.source.key}"
+            events.append({"lead_id": lead.merged_into, "type": "merged", "actor": actor,
+                           "data": {"duplicate": lead_id, "fields": sorted(lead.q.values)},
+                           "at": now})
+            events.append({"lead_id": lead_id, "type": "merged", "actor": actor,
+                           "data": {"into": lead.merged_into}, "at": now})
+        if lead.remember_keys:
+            keys.extend({"campaign_id": lead.campaign.id, "key": k, "lead_id": lead_id,
+                         "created_at": lead.sub.received_at} for k in lead.q.dedupe_keys)
+        info = snap.agents[lead.agent_key] if lead.agent_key else None
+        lead.agent_id = info.id if info is not None else None
+        if info is not None and lead.decision is not None:
+            assignments.append({
+                "lead_id": lead_id, "agent_id": info.id, "flow_key": lead.flow_key,
+                "flow_version": lead.flow_version, "rule": lead.decision.rule,
+                "method": lead.decision.method, "trace": lead.decision_json or {},
+                "status": "active", "assigned_at": now})
+            assigned.append((info.id, info.agent, now))
+        if lead.offer is not None:
+            offer_rows += lead.offer.rows(lead_id, {k: a.id for k in lead.offer.agents
+                                                    if (a := snap.agents.get(k))}, now)
+            jobs.append(lead.offer.job(lead_id, now))
+        if lead.hold_until is not None:
+            jobs.append({"kind": "lead.reroute", "payload": {"lead_id": lead_id},
+                         "status": "pending", "attempts": 0, "max_attempts": 8,
+                         "run_after": max(lead.hold_until, now), "created_at": now})
+        if lead.decision is not None and (fv := snap.flow_of(lead.campaign)) is not None:
+            outbox.add(lead_id, plan_of(fv[0], lead.decision),
+                       lambda lead=lead: facts_of(lead, now), now, flow_key=lead.flow_key,
+                       rule=lead.decision.rule)
+        body = summary(lead, (info.key, info.name) if info else None)
+        if lead.status == "rejected":
+            body = {"type": "about:blank", "title": "Lead rejected", "status": 422,
+                    "code": "lead_rejected",
+                    "detail": lead.reasons[0]["message"] if lead.reasons else "lead rejected",
+                    "lead_id": lead_id, "reasons": lead.reasons}
+            lead.result = IngestResult(422, body, lead_id)
+        else:
+            lead.result = IngestResult(201, body, lead_id)
+        if lead.sub.idempotency_key is not None:
+            idem.append({"source_id": lead.source.id, "key": lead.sub.idempotency_key,
+                         "body_hash": lead.sub.digest, "status_code": lead.result.status_code,
+                         "response": lead.result.body, "created_at": now})
+    if assigned:
+        loads.record_assignments(session, assigned)
+    routed = {x.flow_key for x in leads if x.decision is not None}
+    if routed:
+        session.execute(
+            STATE.update().where(STATE.c.flow_key == _bind("k"))
+            .values(state=_bind("s"), decisions=STATE.c.decisions + _bind("n"),
+                    updated_at=now),
+            [{"k": k, "s": jsonable(states[k or ""]),
+              "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
+             for k in sorted(routed, key=str)])
+    jobs.extend(outbox.write(session))
+    # one statement on PostgreSQL for everything the batch inserts once ids are known
+    insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
+                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)])
+
+
+def notices_for(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> list[Notice]:
+    """An assigned lead for its rep, an offer for each rep offered it, a lead left in
+    a queue for the managers (who see every notice)."""
+    out = []
+    for lead in leads:
+        body = lead.result.body if lead.result is not None else {}
+        if lead.status == "offered" and lead.offer is not None:
+            for key in lead.offer.agents:
+                info = snap.agents.get(key)
+                out.append(Notice("lead.offered", info.id if info else None,
+                                  {"lead": body, "at": now.isoformat(),
+                                   "deadline": lead.offer.deadline.isoformat()
+                                   if lead.offer.deadline else None}))
+        elif lead.status == "assigned" and lead.agent_id is not None:
+            out.append(Notice("lead.assigned", lead.agent_id, {"lead": body,
+                                                               "at": now.isoformat()}))
+        elif lead.status in ("queued", "unassigned"):
+            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()}))
+    return out
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
