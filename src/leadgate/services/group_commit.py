@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from leadgate.services.capture import DEFER, IngestResult, Submission, process
+from leadgate.services.capture import DEFER, AfterCommit, IngestResult, Submission, process
 from leadgate.services.notify import Notice
 from leadgate.store.uow import UnitOfWork
 
@@ -48,6 +48,7 @@ class CaptureRouter:
         self._max = max_batch
         self._after_commit = after_commit
         self._publish = publish
+        self._jobs_queued = False
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -128,8 +129,11 @@ class CaptureRouter:
         self.batches += 1
         self.leads += len(subs)
         self.largest = max(self.largest, len(subs))
-        if self._after_commit is not None:
+        if self._after_commit is not None and self._jobs_queued:
+            # only when the batch queued jobs (held leads, offers, deliveries): waking
+            # the worker for nothing costs a write transaction per batch on SQLite
             self._after_commit()
+        self._jobs_queued = False
         deferred = []
         for (sub, fut), result in zip(batch, results, strict=True):
             if result is DEFER:
@@ -141,12 +145,14 @@ class CaptureRouter:
         return deferred
 
     def _once(self, subs: list[Submission]) -> list[Any]:
-        notices: list[Notice] = []
+        after = AfterCommit()
         with self._uow() as uow:
-            results = process(uow.session, subs, self._clock(), ttl=self._ttl, notices=notices)
+            results = process(uow.session, subs, self._clock(), ttl=self._ttl, after=after)
             uow.commit()
+        if after.jobs:
+            self._jobs_queued = True  # wake the worker once the batch is answered
         if self._publish is not None:
-            self._publish(notices)  # committed: tell the people watching
+            self._publish(after.notices)  # committed: tell the people watching
         return results
 
     def _single(self, sub: Submission) -> Any:

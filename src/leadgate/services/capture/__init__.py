@@ -22,6 +22,7 @@ earlier one is committed and found like any other.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,19 +47,38 @@ from leadgate.services.capture.tables import IDEM
 from leadgate.services.capture.write import notices_for, write
 from leadgate.services.notify import Notice
 
-__all__ = ["DEFER", "MAX_FIELDS", "IngestResult", "Submission", "body_hash", "check_payload",
-           "prepare", "process"]
+
+@dataclass
+class AfterCommit:
+    """What the caller does once the batch has committed: publish these live notices,
+    and wake the worker if jobs were queued."""
+
+    notices: list[Notice] = field(default_factory=list)
+    jobs: int = 0
+
+
+__all__ = [
+    "DEFER",
+    "MAX_FIELDS",
+    "AfterCommit",
+    "IngestResult",
+    "Submission",
+    "body_hash",
+    "check_payload",
+    "prepare",
+    "process",
+]
 
 
 def process(session: Session, subs: Sequence[Submission], now: datetime, *,
             ttl: timedelta = timedelta(hours=24),
-            notices: list[Notice] | None = None) -> list[Any]:
+            after: AfterCommit | None = None) -> list[Any]:
     """Qualify (if needed), check, decide and store a batch; the caller commits.
 
     Returns, per submission and in order, an :class:`IngestResult`, an exception
-    to raise for it (bad key, idempotency conflict) or :data:`DEFER`. Live
-    notices for what was stored are appended to ``notices``, to be published
-    once the caller has committed.
+    to raise for it (bad key, idempotency conflict) or :data:`DEFER`. ``after``
+    collects what to do once the caller has committed (live notices, whether the
+    worker has jobs to run).
     """
     out: list[Any] = [None] * len(subs)
     snap = snapshot.cached(session) or snapshot.current(session)
@@ -108,9 +128,10 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
     if expired:
         session.execute(delete(IDEM).where(IDEM.c.id.in_(expired)))
     route(session, snap, [x for x in kept if x.status == "new"], locked, now)
-    write(session, kept, locked, now)
-    if notices is not None:
-        notices.extend(notices_for(snap, kept, now))
+    queued = write(session, kept, locked, now)
+    if after is not None:
+        after.jobs += queued
+        after.notices.extend(notices_for(snap, kept, now))
     if replays:
         stored = {rid: (code, body) for rid, code, body in session.execute(
             select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)

@@ -47,10 +47,10 @@ def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]
 
 
 def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[str, Any]],
-           now: datetime) -> None:
-    """Every row of the batch, one statement per table."""
+           now: datetime) -> int:
+    """Every row of the batch, one statement per table; returns the jobs queued."""
     if not leads:
-        return
+        return 0
     snap = snapshot.cached(session)
     assert snap is not None
     rows = []
@@ -135,6 +135,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
     # one statement on PostgreSQL for everything the batch inserts once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
                           (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)])
+    return len(jobs)
 
 
 def notices_for(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> list[Notice]:
