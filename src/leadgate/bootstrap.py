@@ -55,6 +55,10 @@ class App:
     def __post_init__(self) -> None:
         self.notices = hub_for(self.engine.url.render_as_string(hide_password=False))
         self.notices.attach(self.engine)
+        from leadgate.services import notifications
+
+        notifications.configure(self.engine.url.render_as_string(hide_password=False),
+                                self.settings)
         self.capture = CaptureRouter(
             self.uow, lambda: self.clock(),
             ttl=timedelta(hours=self.settings.idempotency_ttl_hours),

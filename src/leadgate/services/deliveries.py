@@ -157,7 +157,8 @@ class Batch:
                 "attempts_offset": 0, "next_attempt_at": now if first else None,
                 "sending_until": None, "hold": t.hold.to_dict() if t.hold else None,
                 "group_key": group, "position": i, "flow_key": flow_key, "rule": rule,
-                "reason": None, "external_id": None, "price": None, "created_at": now,
+                "reason": None, "external_id": None, "price": None, "notice": None,
+                "created_at": now,
                 "updated_at": now, "finished_at": None})
             if first:
                 self.jobs.append(job_row(key, now))
@@ -259,28 +260,40 @@ def run(uow: UnitOfWork, key: str, now: datetime) -> str:
     d = _load(uow, key)
     if d is None or d.status in FINAL or d.status == "standby":
         return d.status if d else "missing"
-    dest = s.scalar(select(m.Destination).where(m.Destination.key == d.destination_key))
-    if dest is None or not dest.active:
-        _finish(uow, d, Outcome("error", f"destination {d.destination_key!r} is missing or "
-                                "inactive"), now, final="dead")
-        uow.commit()
-        return d.status
-    spec = spec_of(dest)
-    lead = s.get(m.Lead, d.lead_id)
-    assert lead is not None
-    for hold in _hold_of(spec, d):
-        rel = hold.release(lead_facts(lead, now), now)
-        if not rel.ready:
-            d.status, d.reason, d.updated_at = "held", rel.reason, now
-            d.next_attempt_at = rel.wake_at
-            if rel.wake_at is not None:
-                s.execute(insert(JOBS), [job_row(key, rel.wake_at, now)])
+    notice: dict[str, Any] | None = None
+    if d.notice is not None:  # a notification to a rep or team (services/notifications.py)
+        from leadgate.services import notifications
+
+        got = notifications.prepare(uow, d, now)
+        if isinstance(got, str):
+            _finish(uow, d, Outcome("skipped", got), now, final="skipped")
             uow.commit()
-            return "held"
-    if spec.impl.batch:
-        return _run_batch(uow, d, dest, spec, now)
-    if uow.dialect == "postgresql":  # serialise the concurrency count per destination
-        s.execute(select(m.Destination.id).where(m.Destination.id == dest.id).with_for_update())
+            return d.status
+        spec, notice = got
+    else:
+        dest = s.scalar(select(m.Destination).where(m.Destination.key == d.destination_key))
+        if dest is None or not dest.active:
+            _finish(uow, d, Outcome("error", f"destination {d.destination_key!r} is missing "
+                                    "or inactive"), now, final="dead")
+            uow.commit()
+            return d.status
+        spec = spec_of(dest)
+        lead = s.get(m.Lead, d.lead_id)
+        assert lead is not None
+        for hold in _hold_of(spec, d):
+            rel = hold.release(lead_facts(lead, now), now)
+            if not rel.ready:
+                d.status, d.reason, d.updated_at = "held", rel.reason, now
+                d.next_attempt_at = rel.wake_at
+                if rel.wake_at is not None:
+                    s.execute(insert(JOBS), [job_row(key, rel.wake_at, now)])
+                uow.commit()
+                return "held"
+        if spec.impl.batch:
+            return _run_batch(uow, d, dest, spec, now)
+        if uow.dialect == "postgresql":  # serialise the concurrency count per destination
+            s.execute(select(m.Destination.id).where(m.Destination.id == dest.id)
+                      .with_for_update())
     busy = s.scalar(select(func.count()).select_from(m.Delivery).where(
         m.Delivery.destination_key == d.destination_key, m.Delivery.status == "sending",
         m.Delivery.sending_until > now, m.Delivery.id != d.id))
@@ -292,7 +305,7 @@ def run(uow: UnitOfWork, key: str, now: datetime) -> str:
     d.status, d.attempts, d.updated_at = "sending", d.attempts + 1, now
     d.sending_until = now + timedelta(seconds=spec.common.timeout) + SENDING_GRACE
     number = d.attempts
-    view = lead_view(lead, d)
+    view = notice if notice is not None else lead_view(lead, d)
     uow.commit()  # "sending" is durable before any byte leaves
 
     outcome, seen, started, ms = _send(spec, view, now, batch=None)
@@ -376,7 +389,8 @@ def _finish(uow: UnitOfWork, d: m.Delivery, outcome: Outcome, now: datetime, *,
         d.price = outcome.price
     lead = uow.session.get(m.Lead, d.lead_id)
     if lead is not None:
-        timeline.record(uow, lead, "delivered" if final == "accepted" else "delivery_" + final,
+        done = "notified" if d.notice is not None else "delivered"
+        timeline.record(uow, lead, done if final == "accepted" else "delivery_" + final,
                         now, actor="worker", destination=d.destination_key,
                         delivery=d.id, reason=outcome.reason,
                         **({"external_id": d.external_id} if d.external_id else {}))

@@ -32,7 +32,7 @@ from leadgate.domain.offers import Escalation, bounce
 from leadgate.domain.routing import Flow
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.pools import parse_pool
-from leadgate.services import jobs, loads, snapshot, timeline
+from leadgate.services import jobs, loads, notifications, snapshot, timeline
 from leadgate.services.principal import Principal
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -122,6 +122,8 @@ def start(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime) -> P
     uow.session.flush()
     uow.session.execute(OFFERS.insert(), p.rows(lead.id, ids, now))
     jobs.enqueue(uow, EXPIRE, {"lead_id": lead.id, "round": 1}, now, delay=p.deadline - now)
+    notifications.queue_for(uow, lead.id, "offered" if p.kind == "push" else "claimable",
+                            list(ids.values()), now, round_=1, flow_key=lead.flow_key)
     timeline.record(uow, lead, "offered", now, actor="router", agents=list(p.agents),
                     rule=decision.rule, summary=decision.trace.summary, round=1,
                     **event_data(p, now))
@@ -332,6 +334,8 @@ def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None
                                           round_=round_, phase=phase))
         jobs.enqueue(uow, EXPIRE, {"lead_id": lead.id, "round": round_}, now,
                      delay=p.deadline - now)
+        notifications.queue_for(uow, lead.id, "offered", [snap.agents[b.agent].id], now,
+                                round_=round_, flow_key=lead.flow_key)
         timeline.record(uow, lead, "offered", now, actor=actor, agents=[b.agent],
                         rule=last.rule, round=round_, bounced_from=current,
                         escalated=b.escalated, skipped=b.to_dict()["skipped"],
@@ -341,6 +345,8 @@ def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None
         lead.status, lead.queue = "assigned", None
         hold_for(uow, lead, snap.agents[b.agent].id, now, method="escalation",
                   rule=last.rule, status="active")
+        notifications.queue_for(uow, lead.id, "assigned", [snap.agents[b.agent].id], now,
+                                flow_key=lead.flow_key)
         timeline.record(uow, lead, "escalated", now, actor=actor, to_agent=b.agent,
                         rule=last.rule, round=last.round)
         return

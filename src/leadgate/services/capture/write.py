@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadgate.domain.delivery import plan_of
-from leadgate.services import deliveries, loads, snapshot
+from leadgate.services import deliveries, loads, notifications, snapshot
 from leadgate.services.capture.decide import facts_of
 from leadgate.services.capture.submission import BatchLead, IngestResult
 from leadgate.services.capture.tables import (
@@ -131,6 +131,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             [{"k": k, "s": jsonable(states[k or ""]),
               "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
              for k in sorted(routed, key=str)])
+    notifications.add_batch(outbox, snap, leads, now)  # nothing unless someone asked
     jobs.extend(outbox.write(session))
     # one statement on PostgreSQL for everything the batch inserts once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
