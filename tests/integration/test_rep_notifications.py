@@ -423,3 +423,22 @@ def test_notify_in_the_setup_file_round_trips_with_its_secret_hidden(app_mail: A
     with pytest.raises(InvalidConfig) as err:
         apply_setup(app_mail, with_notify(PUSH, a2="{email: true, events: [sold]}"))
     assert "agents[2].notify.events[0]" in str(err.value)
+
+
+def test_capture_writes_a_batchs_notifications_in_one_more_statement(app_mail: App) -> None:
+    """With preferences, the notifications of a batch cost one INSERT (its deliveries;
+    their jobs join the batch's jobs); without, nothing (see test_hot_path.py)."""
+    from tests.conftest import SETUP
+    from tests.integration.test_hot_path import post_counted, shape
+
+    apply_setup(app_mail, SETUP)
+    with TestClient(create_app(app=app_mail, worker=False)) as client:
+        post_counted(app_mail, client, 1)  # warm the configuration cache
+        without = post_counted(app_mail, client, 2)
+        apply_setup(app_mail, with_notify(SETUP, a1="{email: true}", a2="{email: true}",
+                                          a3="{email: true}", a4="{email: true}"))
+        post_counted(app_mail, client, 3)  # the new preferences are read once
+        with_prefs = post_counted(app_mail, client, 4)
+    extra = [s for s in shape(with_prefs) if s not in shape(without)]
+    assert len(with_prefs) == len(without) + 1, extra
+    assert len(extra) == 1 and extra[0].startswith("INSERT INTO deliveries "), extra

@@ -39,7 +39,7 @@ from leadgate.delivery.email import Email
 from leadgate.delivery.render import render
 from leadgate.delivery.signing import new_secret
 from leadgate.domain.notifications import HIDDEN, channels, parse_prefs, public, wants
-from leadgate.services import offer_links, snapshot
+from leadgate.services import deliveries, offer_links, snapshot
 from leadgate.store import models as m
 from leadgate.store.bulk import insert_rows
 from leadgate.store.uow import UnitOfWork
@@ -47,6 +47,7 @@ from leadgate.store.uow import UnitOfWork
 PREFIX = "notify:"
 EMAIL, WEBHOOK, TEAM = "notify:email", "notify:webhook", "notify:team"
 #: event -> the type a webhook receives (and the live notice's name)
+DELIVERIES, JOBS = deliveries.DELIVERIES, deliveries.JOBS
 TYPES = {"offered": "lead.offered", "claimable": "lead.claimable", "assigned": "lead.assigned"}
 
 # --- settings, per database (set by bootstrap; the worker has no App at hand) ----------
@@ -59,8 +60,8 @@ def configure(db_url: str, settings: Settings) -> None:
 
 
 def settings_for(uow: UnitOfWork) -> Settings:
-    bind = uow.session.get_bind()
-    got = _settings.get(bind.url.render_as_string(hide_password=False))
+    url = uow.session.get_bind().engine.url
+    got = _settings.get(url.render_as_string(hide_password=False))
     return got if got is not None else Settings()
 
 
@@ -86,8 +87,6 @@ def _row(lead_id: int, destination: str, notice: dict[str, Any], now: datetime,
 def rows_for(snap: snapshot.Snapshot, items: Iterable[Item], now: datetime, *,
              flow_key: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The deliveries rows and jobs that announce ``items`` (pure: no statement)."""
-    from leadgate.services.deliveries import job_row
-
     rows: list[dict[str, Any]] = []
     teams: dict[tuple[int, str, int, str], list[str]] = {}
     for lead_id, agent_id, event, round_ in items:
@@ -104,7 +103,7 @@ def rows_for(snap: snapshot.Snapshot, items: Iterable[Item], now: datetime, *,
     for (lead_id, event, round_, team), agents in teams.items():
         rows.append(_row(lead_id, TEAM, {"event": event, "team": team, "agents": agents,
                                          "round": round_}, now, flow_key))
-    return rows, [job_row(r["idempotency_key"], now) for r in rows]
+    return rows, [deliveries.job_row(r["idempotency_key"], now) for r in rows]
 
 
 def add_batch(outbox: Any, snap: snapshot.Snapshot, leads: Sequence[Any],
@@ -139,8 +138,8 @@ def queue_for(uow: UnitOfWork, lead_id: int, event: str, agent_ids: Sequence[int
                           flow_key=flow_key)
     if rows:
         uow.session.flush()
-        insert_rows(uow.session, m.Delivery.__table__, rows)
-        uow.session.execute(insert(m.Job.__table__), jobs)
+        insert_rows(uow.session, DELIVERIES, rows)
+        uow.session.execute(insert(JOBS), jobs)
     return len(rows)
 
 
@@ -234,8 +233,8 @@ A lead is now yours.
   Campaign:  {{ n.lead.campaign }}
 {%- if n.lead.source %}
   Source:    {{ n.lead.source }}{% endif %}
-{%- if n.lead.grade or n.lead.score is not none %}
-  Score:     {{ n.lead.score if n.lead.score is not none else '-' }}{% if n.lead.grade %} (grade {{ n.lead.grade }}){% endif %}{% endif %}
+{%- if n.score_text %}
+  Score:     {{ n.score_text }}{% endif %}
   Received:  {{ n.lead.created_at }}
 {% if n.accept_url %}
 Accept it here (the page asks you to confirm):
@@ -286,6 +285,8 @@ class RepWebhook(http_kind.Http):
 
 
 REP_EMAIL, REP_WEBHOOK = RepEmail(), RepWebhook()
+#: timeout, concurrency (per channel, all reps together) and the retry schedule
+COMMON = Common(timeout=10.0, concurrency=50)
 
 
 def _lead_summary(lead: m.Lead) -> dict[str, Any]:
@@ -328,6 +329,9 @@ def prepare(uow: UnitOfWork, d: m.Delivery, now: datetime) -> tuple[Spec, dict[s
                          "lead": _lead_summary(lead), "at": now.isoformat(),
                          "agent": {"key": agent.key, "name": agent.name} if agent else None,
                          "team": team, "agents": notice.get("agents")}
+    if lead.score is not None or lead.grade:
+        n["score_text"] = (f"{lead.score:g}" if lead.score is not None else "-") + \
+            (f" (grade {lead.grade})" if lead.grade else "")
     base = public_url(settings)
     secrets: list[str] = []
     if offer is not None:
@@ -368,11 +372,12 @@ def prepare(uow: UnitOfWork, d: m.Delivery, now: datetime) -> tuple[Spec, dict[s
         return "webhook notifications are off"
     view["payload"] = {"type": n["type"], "timestamp": now.isoformat(),
                        "data": {k: v for k, v in n.items()
-                                if k not in ("type", "deadline_text") and v is not None}}
+                                if k not in ("type", "deadline_text", "score_text")
+                                and v is not None}}
     config = {"url": hook["url"], "sign": [hook["secret"]], "auth": None,
               "redact": secrets}
     return _spec(d, "http", config, REP_WEBHOOK), view
 
 
 def _spec(d: m.Delivery, kind: str, config: dict[str, Any], impl: Any) -> Spec:
-    return Spec(d.destination_key, kind, config, Common(timeout=10.0, concurrency=50), {}, kind_impl=impl)
+    return Spec(d.destination_key, kind, config, COMMON, {}, kind_impl=impl)

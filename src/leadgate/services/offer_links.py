@@ -73,8 +73,8 @@ def describe(uow: UnitOfWork, secret_key: str, token: str, now: datetime) -> dic
     offer = uow.session.get(m.Offer, offer_id)
     if offer is None or offer.agent_id != agent_id:
         raise BadLink("this link is not valid.", code="link_invalid")
-    lead = offer.lead_id and uow.session.get(m.Lead, offer.lead_id)
-    assert lead
+    lead = uow.session.get(m.Lead, offer.lead_id)
+    assert lead is not None
     state = "open"
     if offer.status == "accepted":
         state = "accepted"
