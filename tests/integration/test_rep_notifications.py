@@ -19,7 +19,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 from tests.conftest import FakeClock, apply_setup, create_users
 from tests.e2e.servers import free_port
-from tests.integration.workloop import PUSH, SHOTGUN, holder, post
+from tests.integration.workloop import PUSH, SHOTGUN, events, holder, post
 from tests.receivers import http_receiver
 
 from leadgate.api.app import create_app
@@ -155,6 +155,10 @@ def test_offer_email_link_shows_a_confirmation_page_and_the_post_accepts(
     [note] = notifications_of(app_mail, lead)
     assert (note["destination"], note["status"], note["attempts"]) == \
         ("notify:email", "accepted", 1)
+    assert note["notice"] == {"event": "offered", "agent_id": note["notice"]["agent_id"],
+                              "agent": "a1", "round": 1}
+    assert ("notified", "notify:email") in [(t, d.get("destination"))
+                                             for t, d in events(app_mail, lead)]
     # the stored attempt keeps the message but not the token that accepts the offer
     path = accept_link(msg)
     assert token_of(path) not in str(note["attempt_log"])

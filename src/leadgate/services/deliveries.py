@@ -521,6 +521,8 @@ def delivery_dict(d: m.Delivery, *, attempts: list[m.DeliveryAttempt] | None = N
            "flow": d.flow_key, "rule": d.rule, "hold": d.hold,
            "created_at": d.created_at.isoformat(),
            "finished_at": d.finished_at.isoformat() if d.finished_at else None}
+    if d.notice is not None:  # a notification to a rep or team: event, agent, round
+        out["notice"] = d.notice
     if attempts is not None:
         out["attempt_log"] = [{
             "number": a.number, "outcome": a.outcome, "reason": a.reason,
