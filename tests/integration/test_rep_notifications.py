@@ -239,7 +239,9 @@ def test_a_shotgun_link_says_already_taken_once_someone_claimed(
 
 def test_each_bounce_round_emails_the_next_rep(app_mail: App, mailbox: Mailbox) -> None:
     clock: FakeClock = app_mail.clock  # type: ignore[assignment]
-    apply_setup(app_mail, with_notify(PUSH, a1="{email: true}", a2="{email: a2.inbox@example.com}"))
+    setup = with_notify(PUSH, a1="{email: true}", a2="{email: a2.inbox@example.com}")
+    apply_setup(app_mail, setup.replace("email: a2@example.com,",
+                                        "email: a2@example.com, timezone: Asia/Kolkata,"))
     lead = post(app_mail)
     drain(app_mail)
     clock.advance(minutes=5)
@@ -247,7 +249,8 @@ def test_each_bounce_round_emails_the_next_rep(app_mail: App, mailbox: Mailbox) 
     assert holder(app_mail, lead) == ("offered", "a2", None)
     assert [str(x["To"]) for x in mailbox.messages()] == ["a1@example.com",
                                                           "a2.inbox@example.com"]
-    assert "10:10 UTC" in str(mailbox.messages()[1]["Subject"])
+    # the deadline as the rep reads it: in their time zone
+    assert str(mailbox.messages()[1]["Subject"]).endswith("until 2026-11-23 15:40 IST")
 
 
 # --- webhooks ------------------------------------------------------------------------------

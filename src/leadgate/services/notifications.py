@@ -337,7 +337,7 @@ def prepare(uow: UnitOfWork, d: m.Delivery, now: datetime) -> tuple[Spec, dict[s
     if offer is not None:
         n["offer"] = {"id": offer.id, "kind": offer.kind, "round": offer.round,
                       "deadline": offer.deadline.isoformat()}
-        n["deadline_text"] = offer.deadline.strftime("%Y-%m-%d %H:%M UTC")
+        n["deadline_text"] = _local(offer.deadline, agent)
         if agent is not None:  # never in a team channel: the link acts for one rep
             token = offer_links.make(settings.secret_key, offer.id, agent.id, offer.deadline)
             n["accept_url"] = f"{base}{offer_links.PATH}?t={token}"
@@ -377,6 +377,17 @@ def prepare(uow: UnitOfWork, d: m.Delivery, now: datetime) -> tuple[Spec, dict[s
     config = {"url": hook["url"], "sign": [hook["secret"]], "auth": None,
               "redact": secrets}
     return _spec(d, "http", config, REP_WEBHOOK), view
+
+
+def _local(at: datetime, agent: m.Agent | None) -> str:
+    """A deadline as the rep reads it: in their time zone (UTC for a team)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(str((agent.spec or {}).get("timezone") or "UTC") if agent else "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _spec(d: m.Delivery, kind: str, config: dict[str, Any], impl: Any) -> Spec:
