@@ -142,11 +142,16 @@ def worker(db: DbOpt = None,
 
     from leadgate.services import handlers
     from leadgate.services.jobs import Worker, default_threads
+    from leadgate.services.wake import Listener, pg_dsn
 
     app = open_app(db)
     n = threads or app.settings.worker_threads or default_threads(app.engine.dialect.name)
     out.print(f"leadgate worker running ({n} thread{'s' if n != 1 else ''}); Ctrl-C to stop")
-    w = Worker(app.uow, app.clock, threading.Event(), app.settings.worker_poll_seconds,
+    event = threading.Event()
+    dsn = pg_dsn(app.engine)
+    if dsn is not None:  # woken at once by commits in other processes
+        Listener(dsn, event).start()
+    w = Worker(app.uow, app.clock, event, app.settings.worker_poll_seconds,
                periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)],
                threads=n)
     with contextlib.suppress(KeyboardInterrupt):

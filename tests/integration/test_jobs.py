@@ -155,3 +155,26 @@ def test_a_worker_with_threads_runs_jobs_side_by_side_each_once(app: App) -> Non
 def test_default_threads_per_database() -> None:
     assert jobs.default_threads("postgresql") == 4
     assert jobs.default_threads("sqlite") == 1
+
+
+def test_queued_jobs_wake_workers_of_other_processes_on_postgresql(app: App) -> None:
+    import threading
+
+    from leadgate.services.wake import Listener, Signal, pg_dsn
+
+    dsn = pg_dsn(app.engine)
+    if app.engine.dialect.name != "postgresql":
+        assert dsn is None and app.wakeup.remote is None  # one process: in-process event
+        return
+    assert dsn is not None and isinstance(app.wakeup.remote, Signal)
+    woken = threading.Event()
+    listener = Listener(dsn, woken).start()
+    try:
+        assert listener.listening.wait(10)
+        woken.wait(2)  # the listener looks once when it connects
+        woken.clear()
+        assert not woken.wait(0.3)  # nothing queued: nobody is woken
+        app.wakeup.notify()  # what a commit that queued jobs does
+        assert woken.wait(10)
+    finally:
+        listener.stop()
