@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     #: Run the background job worker inside ``serve``.
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(default=0.5, gt=0)
+    #: Jobs a worker runs at once (threads); 0 = 4 on PostgreSQL, 1 on SQLite (one writer).
+    worker_threads: int = Field(default=0, ge=0, le=64)
     #: Most leads the capture path stores in one transaction (group commit).
     capture_batch_max: int = Field(default=64, ge=1, le=1000)
     #: How long a worker owns a claimed job; a job whose worker died is run again after it.

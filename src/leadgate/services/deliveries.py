@@ -289,7 +289,7 @@ def run(uow: UnitOfWork, key: str, now: datetime) -> str:
                     s.execute(insert(JOBS), [job_row(key, rel.wake_at, now)])
                 uow.commit()
                 return "held"
-        if spec.impl.batch:
+        if spec.impl.batched(spec.config):
             return _run_batch(uow, d, dest, spec, now)
         if uow.dialect == "postgresql":  # serialise the concurrency count per destination
             s.execute(select(m.Destination.id).where(m.Destination.id == dest.id)

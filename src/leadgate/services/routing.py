@@ -202,8 +202,12 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
         _hold(uow, lead, decision.queue or "unassigned", now, reason=decision.trace.summary,
               hold_until=decision.hold_until)
         return
-    if decision.outcome in ("offered", "sell"):
-        # carried out by the work-loop (shotgun/pull) and buyers (ping tree/post) services
+    if decision.outcome in ("offered", "sell", "delivering"):
+        # carried out by the work-loop (shotgun/pull), buyers (ping tree/post) and
+        # delivery (the rule's destinations) services
+        if lead.status in loads.OPEN_STATUSES and lead.assignee_id is not None:
+            loads.change_open(s, lead.assignee_id, -1)
+            lead.assignee_id = None
         lead.status = decision.outcome
         timeline.record(uow, lead, decision.outcome, now, actor="router",
                         agents=list(decision.agents), rule=decision.rule,

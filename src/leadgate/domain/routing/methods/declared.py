@@ -5,6 +5,8 @@
 * ``pull`` - outcome ``queued`` into a pull queue (option ``queue``, default
   ``pull:<flow>:<rule>``); ``Decision.agents`` lists the pool members allowed to pull;
   option ``mode``: ``blind`` (default; "give me the next best lead") or ``selective``.
+* ``deliver`` - outcome ``delivering``: no rep; the lead goes to the destinations of the
+  rule's ``deliver:`` (a rule written with ``deliver:`` and no ``to:`` gets this target).
 * ``ping_tree`` / ``ping_post`` - outcome ``sell``; the target carries ``buyers`` (keys
   or mappings with a ``key``) and is handed to the auction service as is
   (``ping_post`` also ``timeout``, default 750ms; ``ping_tree`` ``order``).
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from leadgate.domain.delivery import select_targets
 from leadgate.domain.errors import InvalidFlow
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.methods.base import (
@@ -100,6 +103,24 @@ def parse_buyers(data: Mapping[str, Any], path: str) -> list[str]:
     return keys
 
 
+class Deliver(Method):
+    name = "deliver"
+    description = ("deliver the lead to the rule's destinations (deliver:) instead of "
+                   "assigning a rep")
+    needs_pool = False
+    needs_eligible = False
+    outcome = "delivering"
+    example = {"method": "deliver"}
+
+    def choose(self, ctx: Context) -> Pick:
+        plan = ctx.options.get("plan")
+        chosen = [t.destination for t in select_targets(plan, ctx.lead)] if plan else []
+        if not chosen:
+            return Pick(None, why="no destination's condition held for the lead")
+        return Pick("delivering", arithmetic={"destinations": chosen},
+                    why="goes to " + ", ".join(chosen) + " instead of a rep")
+
+
 class _Sell(Method):
     needs_pool = False
     needs_eligible = False
@@ -137,5 +158,5 @@ class PingPost(_Sell):
         return {"buyers": parse_buyers(data, path), "timeout": timeout.total_seconds()}
 
 
-for _m in (Shotgun(), Pull(), PingTree(), PingPost()):
+for _m in (Shotgun(), Pull(), Deliver(), PingTree(), PingPost()):
     register_method(_m)
