@@ -281,6 +281,8 @@ def test_rep_and_team_webhooks_are_signed_with_standard_webhooks(
         "http://testserver/console/offer-link?t=")
     assert "accept_url" not in got["/team"].json()["data"]  # a channel link would act for a1
     assert got["/team"].json()["data"]["agents"] == ["a1"]
+    assert "id" not in got["/team"].json()["data"]["offer"]
+    assert got["/ana"].json()["data"]["offer"]["id"] > 0
     with pytest.raises(Exception):  # noqa: B017  (the library's own verification error)
         Webhook(new_secret()).verify(got["/ana"].body, got["/ana"].headers)
 

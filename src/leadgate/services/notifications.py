@@ -335,8 +335,10 @@ def prepare(uow: UnitOfWork, d: m.Delivery, now: datetime) -> tuple[Spec, dict[s
     base = public_url(settings)
     secrets: list[str] = []
     if offer is not None:
-        n["offer"] = {"id": offer.id, "kind": offer.kind, "round": offer.round,
+        n["offer"] = {"kind": offer.kind, "round": offer.round,
                       "deadline": offer.deadline.isoformat()}
+        if agent is not None:  # a team hears of one lead offered to several reps
+            n["offer"]["id"] = offer.id
         n["deadline_text"] = _local(offer.deadline, agent)
         if agent is not None:  # never in a team channel: the link acts for one rep
             token = offer_links.make(settings.secret_key, offer.id, agent.id, offer.deadline)
