@@ -253,6 +253,34 @@ def test_each_bounce_round_emails_the_next_rep(app_mail: App, mailbox: Mailbox) 
     assert str(mailbox.messages()[1]["Subject"]).endswith("until 2026-11-23 15:40 IST")
 
 
+def test_a_decline_and_a_manager_reassignment_are_announced(app_mail: App,
+                                                             mailbox: Mailbox) -> None:
+    from leadgate.services import reassign
+
+    apply_setup(app_mail, with_notify(PUSH, a1="{email: true}", a2="{email: true}",
+                                      a3="{email: true}"))
+    lead = post(app_mail)
+    with app_mail.uow() as uow:  # a1 declines: the next round is a2's, queued with it
+        offers.decline(uow, Principal(kind="user", name="a1", role="agent", user_id=1,
+                                      agent_id=_agent_id(app_mail, "a1")),
+                       _open_offer(app_mail, lead), app_mail.clock(), reason="busy")
+        uow.commit()
+    with app_mail.uow() as uow:  # then a manager gives it to a3 outright
+        reassign.reassign(uow, Principal(kind="user", name="boss", role="manager",
+                                         user_id=99), lead, app_mail.clock(), agent="a3",
+                          reason="vip")
+        uow.commit()
+    drain(app_mail)
+    # a1's offer and a2's were closed before the worker came: they are not sent
+    assert [str(x["Subject"]) for x in mailbox.messages()] == [
+        f"Lead #{lead} (insurance) is assigned to you"]
+    assert str(mailbox.messages()[0]["To"]) == "a3@example.com"
+    notes = {(n["notice"]["agent"], n["notice"]["event"]): n["status"]
+             for n in notifications_of(app_mail, lead)}
+    assert notes == {("a1", "offered"): "skipped", ("a2", "offered"): "skipped",
+                     ("a3", "assigned"): "accepted"}
+
+
 # --- webhooks ------------------------------------------------------------------------------
 def test_rep_and_team_webhooks_are_signed_with_standard_webhooks(
         app_mail: App, mailbox: Mailbox) -> None:
