@@ -133,7 +133,7 @@ def test_a_new_offer_arrives_in_the_open_inbox_without_reload(server: Server,
             assert page.evaluate("window.__sameDocument") is True  # no reload happened
             assert page.get_attribute("body", "data-offer-alerts") == "1"  # the beep
             assert page.evaluate("window.__notes") == [
-                ["New lead offered", f"Lead #{lead['id']} is waiting for you in the inbox."]]
+                ["New lead offered", f"#{lead['id']} Meera Iyer waiting for you in the inbox."]]
             page.screenshot(path=str(tmp_path / "inbox-offer.png"), full_page=True)
 
             # accepting moves it to "My open leads", still without a reload

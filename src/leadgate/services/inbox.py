@@ -95,8 +95,12 @@ def my_queues(uow: UnitOfWork, principal: Principal, now: datetime) -> list[dict
     """The pull queues this rep may take from: a blind queue with how many wait in it,
     a selective one with its first leads (``pull.preview``)."""
     require_agent(principal)
+    try:
+        specs = pull.my_queues(uow, principal)
+    except Forbidden:  # the rep's agent was deactivated: nothing to pull
+        return []
     out = []
-    for spec in pull.my_queues(uow, principal):
+    for spec in specs:
         row: dict[str, Any] = spec.to_dict()
         if spec.mode == "selective":
             row["items"] = pull.preview(uow, principal, spec.name, now,

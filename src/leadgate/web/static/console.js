@@ -48,9 +48,6 @@ document.addEventListener("htmx:sendError", function () {
   source.addEventListener("lead.claimed", changed);
   source.addEventListener("lead.declined", changed);
   source.addEventListener("lead.reassigned", changed);
-  source.addEventListener("lead.offered", function (evt) {
-    document.dispatchEvent(new CustomEvent("leadgate:offered", { detail: evt.data }));
-  });
   window.addEventListener("pagehide", function () { source.close(); });
 })();
 // The inbox (/console/inbox) and the offers page (/console/offers): countdowns to
@@ -143,17 +140,32 @@ document.addEventListener("htmx:sendError", function () {
       Notification.requestPermission().then(function () { button.hidden = true; });
     });
   }
-  document.addEventListener("leadgate:offered", function (evt) {
-    var lead = {};
-    try { lead = JSON.parse(evt.detail || "{}").lead || {}; } catch (e) { lead = {}; }
+  // an offer row that was not on the page before: a new offer for me (whatever made
+  // the section refresh: the notice, a bounce after a deadline, a reconnect)
+  function offerRows() {
+    var rows = {};
+    var found = document.querySelectorAll("#inbox-offers tr[data-offer], #inbox-shotgun tr[data-offer]");
+    for (var i = 0; i < found.length; i++) { rows[found[i].getAttribute("data-offer")] = found[i]; }
+    return rows;
+  }
+  var seen = offerRows();
+  document.addEventListener("htmx:afterSettle", function () {
+    var rows = offerRows(), fresh = [];
+    for (var id in rows) {
+      if (!seen[id]) { fresh.push(rows[id]); seen[id] = true; }
+    }
+    if (!fresh.length) { return; }
     var alerts = parseInt(document.body.getAttribute("data-offer-alerts") || "0", 10) + 1;
     document.body.setAttribute("data-offer-alerts", String(alerts));
     beep();
     if (window.Notification && Notification.permission === "granted") {
+      var link = fresh[0].querySelector("a");
+      var what = link ? link.textContent.trim() : "A lead";
       try {
         new Notification("New lead offered", {
-          body: lead.id ? "Lead #" + lead.id + " is waiting for you in the inbox." : "A lead is waiting for you.",
-          tag: "leadgate-offer-" + (lead.id || alerts)
+          body: what + (fresh.length > 1 ? " and " + (fresh.length - 1) + " more" : "") +
+            " waiting for you in the inbox.",
+          tag: "leadgate-offer-" + fresh[0].getAttribute("data-offer")
         });
       } catch (e) { /* some browsers only allow notifications from a service worker */ }
     }
