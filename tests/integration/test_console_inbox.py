@@ -43,9 +43,14 @@ WORK = setup_with("""
 
 
 @pytest.fixture
-def work(app: App) -> App:
+def tokens(app: App) -> dict[str, str]:
+    """The work-loop setup and its users; their API tokens by agent key."""
     apply_setup(app, WORK)
-    create_users(app)
+    return create_users(app)
+
+
+@pytest.fixture
+def work(app: App, tokens: dict[str, str]) -> App:
     return app
 
 
@@ -358,3 +363,14 @@ def test_reassign_from_the_offers_page_is_audited_and_cancels_the_offer(
     assert holder(work, lead) == ("queued", None, "pune-pick")
     as_user(client, "a1@example.com")
     assert f'id="preview-{lead}"' in client.get("/console/inbox/queues").text
+
+
+def test_a_claim_through_the_api_refreshes_the_other_reps_inbox_too(
+        client: TestClient, work: App, tokens: dict[str, str],
+        published: list[notify.Notice]) -> None:
+    lead = post_lead(client, "Mumbai")
+    r = client.post(f"/v1/leads/{lead}/claim",
+                    headers={"Authorization": f"Bearer {tokens['a2']}"})
+    assert r.status_code == 200, r.text
+    assert [(n.kind, n.agent_id) for n in published] == [
+        ("lead.assigned", agent_id(work, "a2")), ("lead.claimed", agent_id(work, "a1"))]
