@@ -221,3 +221,39 @@ def test_two_reps_racing_to_claim_a_shotgun_lead_end_with_one_winner(
             assert blocked == [[], []]
         finally:
             browser.close()
+
+
+def test_a_manager_sees_an_offer_in_flight_and_reassigns_it(
+        server: Server, tokens: dict[str, str], tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            blocked = watch_csp(page)
+            page.goto(f"{server.url}/console/login?next=/console/offers")
+            page.fill("input[name=email]", "boss@example.com")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server.url}/console/offers")
+            expect(page.locator("#in-flight")).to_contain_text("No offers in flight.")
+            page.wait_for_timeout(500)  # the event stream opens
+
+            lead = post_lead(server, first_name="Sana", last_name="Khan",
+                             phone="+91 98123 40013", city="Delhi")
+            row = page.locator(f'#in-flight tr[data-lead="{lead["id"]}"]')
+            expect(row).to_contain_text("Agent One", timeout=5000)  # live, no reload
+            expect(row.locator(".countdown")).to_have_text(re.compile(r"^[45]:\d\d left$"))
+            page.screenshot(path=str(tmp_path / "offers.png"), full_page=True)
+            row.locator("select[name=to]").select_option("agent:a2")
+            row.locator("input[name=reason]").fill("a1 is on a call")
+            row.locator("button", has_text="Reassign").click()
+            expect(page.locator("#flash")).to_contain_text(f"Lead {lead['id']} reassigned.")
+            expect(page.locator(f'#in-flight tr[data-lead="{lead["id"]}"]')).to_have_count(0)
+            r = httpx.get(f"{server.url}/v1/leads/{lead['id']}",
+                          headers={"Authorization": f"Bearer {tokens['manager']}"}, timeout=10)
+            assert (r.json()["status"], r.json()["assignee"]["key"]) == ("assigned", "a2")
+            assert blocked == []
+        finally:
+            browser.close()
