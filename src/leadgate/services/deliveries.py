@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import joinedload
 
 import leadgate.delivery  # noqa: F401  (registers the kinds)
 from leadgate.delivery.base import (
@@ -225,6 +226,11 @@ def _load(uow: UnitOfWork, key: str) -> m.Delivery | None:
     return uow.session.scalar(q)
 
 
+#: what lead_view() reads of a lead, loaded with it in one query
+LEAD_VIEW_LOAD = (joinedload(m.Lead.source), joinedload(m.Lead.campaign),
+                  joinedload(m.Lead.assignee))
+
+
 def lead_view(lead: m.Lead, d: m.Delivery | None) -> dict[str, Any]:
     """What destinations see of a lead (see delivery/render.py)."""
     view: dict[str, Any] = dict(lead.values or {})
@@ -278,7 +284,7 @@ def run(uow: UnitOfWork, key: str, now: datetime) -> str:
             uow.commit()
             return d.status
         spec = spec_of(dest)
-        lead = s.get(m.Lead, d.lead_id)
+        lead = s.get(m.Lead, d.lead_id, options=LEAD_VIEW_LOAD)
         assert lead is not None
         for hold in _hold_of(spec, d):
             rel = hold.release(lead_facts(lead, now), now)
@@ -445,7 +451,7 @@ def _run_batch(uow: UnitOfWork, d: m.Delivery, dest: m.Destination, spec: Spec,
     for x in members:
         x.status, x.attempts, x.updated_at = "sending", x.attempts + 1, now
         x.sending_until = now + timedelta(seconds=spec.common.timeout) + SENDING_GRACE
-        lead = s.get(m.Lead, x.lead_id)
+        lead = s.get(m.Lead, x.lead_id, options=LEAD_VIEW_LOAD)
         assert lead is not None
         views.append({**lead_view(lead, x), "batch_id": batch_id})
     keys = [(x.idempotency_key, x.attempts) for x in members]
