@@ -374,3 +374,17 @@ def test_a_claim_through_the_api_refreshes_the_other_reps_inbox_too(
     assert r.status_code == 200, r.text
     assert [(n.kind, n.agent_id) for n in published] == [
         ("lead.assigned", agent_id(work, "a2")), ("lead.claimed", agent_id(work, "a1"))]
+
+
+def test_the_timer_bounce_is_announced_to_the_next_rep_and_the_one_who_let_it_lapse(
+        client: TestClient, work: App, published: list[notify.Notice]) -> None:
+    clock: FakeClock = work.clock  # type: ignore[assignment]
+    lead = push_leads(client, work)["a1"]
+    published.clear()
+    clock.advance(minutes=6)  # the push offers' 5 minutes are over
+    assert jobs.drain(work.uow, work.clock) >= 2
+    status, now_with, _ = holder(work, lead)
+    assert status == "offered" and now_with not in (None, "a1")
+    mine = [(n.kind, n.agent_id) for n in published if n.data["lead"]["id"] == lead]
+    assert ("lead.offered", agent_id(work, now_with)) in mine  # the next rep, at once
+    assert ("lead.expired", agent_id(work, "a1")) in mine  # gone from a1's inbox

@@ -290,6 +290,11 @@ def expire(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
                         offered_at=offer.offered_at.isoformat(),
                         deadline=offer.deadline.isoformat(), after_seconds=_after(offer, now))
     _bounce(uow, lead, open_[0], now)  # committed with the job's "done" by the worker
+    from leadgate.services.inbox import announce  # inbox reads offers
+
+    # live: the next rep sees the offer, the rep who let it lapse sees it go
+    announce(uow, lead.id, now, kind="expired",
+             previous=open_[0].agent_id if open_[0].kind == "push" else None)
 
 
 def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None:

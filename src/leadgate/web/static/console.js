@@ -48,6 +48,7 @@ document.addEventListener("htmx:sendError", function () {
   source.addEventListener("lead.claimed", changed);
   source.addEventListener("lead.declined", changed);
   source.addEventListener("lead.reassigned", changed);
+  source.addEventListener("lead.expired", changed);
   window.addEventListener("pagehide", function () { source.close(); });
 })();
 // The inbox (/console/inbox) and the offers page (/console/offers): countdowns to
