@@ -5,6 +5,7 @@ an audited reassignment. SQLite and PostgreSQL (``db_url``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -388,3 +389,26 @@ def test_the_timer_bounce_is_announced_to_the_next_rep_and_the_one_who_let_it_la
     mine = [(n.kind, n.agent_id) for n in published if n.data["lead"]["id"] == lead]
     assert ("lead.offered", agent_id(work, now_with)) in mine  # the next rep, at once
     assert ("lead.expired", agent_id(work, "a1")) in mine  # gone from a1's inbox
+
+
+def test_a_lead_joining_a_pull_queue_is_announced_to_the_reps_who_may_pull(
+        client: TestClient, work: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[notify.Notice] = []
+    monkeypatch.setattr(work.notices, "_deliver", lambda notices: seen.extend(notices))
+    lead = post_lead(client, "Goa")  # the blind pull queue goa-pool of a1 and a2
+    [n] = [x for x in seen if x.data["lead"]["id"] == lead]
+    assert n.kind == "lead.queued" and n.agent_id is None
+    pool = {agent_id(work, "a1"), agent_id(work, "a2")}
+    assert set(n.agents) == pool
+
+    loop = asyncio.new_event_loop()
+    try:
+        def sub(agent: int | None, everything: bool = False) -> notify.Subscription:
+            return notify.Subscription(loop, agent, everything)
+
+        assert all(sub(a).wants(n) for a in pool)
+        assert not sub(agent_id(work, "a3")).wants(n)  # not in the pool
+        assert sub(None, everything=True).wants(n)  # managers see every notice
+        assert notify.Notice.from_json(n.to_json()) == n  # crosses processes intact
+    finally:
+        loop.close()

@@ -156,7 +156,11 @@ def notices_for(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> li
             out.append(Notice("lead.assigned", lead.agent_id, {"lead": body,
                                                                "at": now.isoformat()}))
         elif lead.status in ("queued", "unassigned"):
-            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()}))
+            # managers, and the reps who may pull from the queue (a pull rule's pool)
+            pullers = tuple(a.id for k in lead.decision.agents if (a := snap.agents.get(k))) \
+                if lead.decision is not None and lead.decision.method == "pull" else ()
+            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()},
+                              pullers))
     return out
 
 
