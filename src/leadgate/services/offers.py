@@ -244,6 +244,14 @@ def claim(uow: UnitOfWork, principal: Principal, lead_id: int, now: datetime, *,
         .order_by(m.Offer.id.desc()).limit(1))
     if offer is None:
         raise NotFound(f"no lead {lead_id} offered to you")
+    if offer.status == "offered":
+        # still eligible now (status, hours, caps, open-lead limit): the offer went out
+        # up to a window ago. Locks the rep's load row, so one rep's claims stay in cap.
+        from leadgate.services.pull import require_eligible
+
+        info = snapshot.current(uow.session).agents_by_id.get(agent_id)
+        if info is not None:
+            require_eligible(uow, info, now)
     won = uow.session.execute(
         update(m.Lead).where(m.Lead.id == lead_id, m.Lead.status == "offered",
                              m.Lead.assignee_id.is_(None))
