@@ -40,8 +40,8 @@ async def post_all(urls: list[str], n: int, in_flight: int,
                     r = await client.post(f"{targets[i]}/v1/leads", json=lead(i),
                                           headers=HEADERS)
                     results[i] = (r.status_code, r.json())
-                except httpx.HTTPError:
-                    results[i] = (0, None)  # never acknowledged
+                except httpx.HTTPError as exc:
+                    results[i] = (0, {"error": repr(exc)})  # never acknowledged
         await asyncio.gather(*(one(i) for i in range(n)))
 
 
