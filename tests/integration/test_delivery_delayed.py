@@ -104,6 +104,43 @@ def test_condition_hold_released_by_a_patch_from_the_same_source(
                            headers=mh).status_code == 409
 
 
+def test_a_forms_second_step_updates_the_lead_and_releases_its_held_delivery(
+        app: App, client: TestClient, clock: FakeClock) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    with http_receiver() as rx:
+        apply_setup(app, with_delivery(
+            f"  - {{key: hook, kind: http, url: '{rx.url}/x'}}",
+            deliver="[{destination: hook, hold: {when: {field: company_size, exists: true}}}]"))
+        first = client.post("/f/web-form", data={k: str(v) for k, v in LEAD.items()},
+                            follow_redirects=False)
+        assert first.status_code == 303
+        query = parse_qs(urlsplit(first.headers["location"]).query)
+        lead_id, step = int(query["lead"][0]), query["step"][0]
+        jobs.drain(app.uow, app.clock)
+        assert deliveries_of(app, lead_id)[0]["status"] == "held"
+        # step 2 of the form posts the token back with the fields it asks for
+        second = client.post("/f/web-form", data={"_step": step, "company_size": "40"},
+                             follow_redirects=False)
+        assert second.status_code == 303
+        assert parse_qs(urlsplit(second.headers["location"]).query)["lead"] == [str(lead_id)]
+        jobs.drain(app.uow, app.clock)
+        assert len(rx.requests) == 1 and rx.requests[0].json()["company_size"] == 40
+        assert rx.requests[0].json()["first_name"] == "Asha"  # the same lead, updated
+        # a forged, moved or expired token updates nothing and creates no lead
+        bad = client.post("/f/web-form", data={"_step": step[:-2] + "xx", "city": "Pune"},
+                          follow_redirects=False)
+        assert "error=invalid_step" in bad.headers["location"]
+        clock.advance(hours=25)
+        late = client.post("/f/web-form", data={"_step": step, "city": "Pune"},
+                           follow_redirects=False)
+        assert "error=step_expired" in late.headers["location"]
+        [d] = deliveries_of(app, lead_id)
+        assert d["status"] == "accepted"
+        assert client.get("/v1/leads", headers={"Authorization": "Bearer " + create_users(
+            app)["manager"]}).json()["total"] == 1
+
+
 def test_destinations_api_hides_secrets_previews_and_sends_a_test_lead(
         app: App, client: TestClient) -> None:
     with http_receiver() as rx:
