@@ -30,7 +30,7 @@ from leadgate.store import models as m
 #: statements in the transaction of one routed lead (the issue's target is 8): on
 #: PostgreSQL 7, the writes after the lead insert being one statement; on SQLite
 #: (no round trips) one per table, 9, plus its BEGIN IMMEDIATE
-MAX_STATEMENTS = {"postgresql": 7, "sqlite": 10}
+MAX_STATEMENTS = {"postgresql": 6, "sqlite": 10}
 
 
 @contextmanager

@@ -31,7 +31,14 @@ from sqlalchemy.orm import Session
 
 from leadgate.domain.errors import IdempotencyConflict
 from leadgate.services import snapshot
-from leadgate.services.capture.checks import gatekeep, lock_flows, lock_key, lookup, resolve
+from leadgate.services.capture.checks import (
+    gatekeep,
+    lock_flows,
+    lock_key,
+    lock_keys,
+    lookup,
+    resolve,
+)
 from leadgate.services.capture.decide import route
 from leadgate.services.capture.submission import (
     DEFER,
@@ -83,16 +90,28 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
     out: list[Any] = [None] * len(subs)
     snap = snapshot.cached(session) or snapshot.current(session)
     leads = resolve(snap, subs, out)
-    locked = lock_flows(session, sorted({lock_key(x.campaign) for x in leads}), now)
+    # SQLite: BEGIN IMMEDIATE already serialises everything, and the flow lock comes
+    # first. PostgreSQL: per-key advisory locks serialise the checks, and the flow
+    # locks are taken just before deciding (below), held for the least time.
+    late = session.get_bind().dialect.name == "postgresql"
+    locked: dict[str, dict[str, Any]] = {}
+    if late:
+        lock_keys(session, leads)
+    else:
+        locked = lock_flows(session, sorted({lock_key(x.campaign) for x in leads}), now)
     found = lookup(session, leads, now)
     if found.stamps != snap.stamps:
         snap = snapshot.current(session, found.stamps)
         out = [None] * len(subs)
         leads = resolve(snap, subs, out)
-        more = sorted({lock_key(x.campaign) for x in leads} - set(locked))
-        if more:
-            locked.update(lock_flows(session, more, now))
+        if late:  # the leads may have other keys now (re-qualified): lock, look again
+            lock_keys(session, leads)
             found = lookup(session, leads, now)
+        else:
+            more = sorted({lock_key(x.campaign) for x in leads} - set(locked))
+            if more:
+                locked.update(lock_flows(session, more, now))
+                found = lookup(session, leads, now)
     replays: dict[int, int] = {}  # submission index -> stored idempotency row
     seen_keys: set[tuple[int, str]] = set()
     seen_idem: set[tuple[int, str]] = set()
@@ -127,6 +146,9 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
         kept.append(lead)
     if expired:
         session.execute(delete(IDEM).where(IDEM.c.id.in_(expired)))
+    if late:
+        locked = lock_flows(session, sorted({lock_key(x.campaign) for x in kept
+                                             if x.status == "new"}), now)
     route(session, snap, [x for x in kept if x.status == "new"], locked, now)
     queued = write(session, kept, locked, now)
     if after is not None:

@@ -3,6 +3,7 @@ lookup statement, and each lead's gatekeeping (suppression, dedupe, verdict)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,28 @@ def lock_flows(session: Session, keys: Sequence[str], now: datetime) -> dict[str
                                       set_={"flow_key": stmt.excluded.flow_key})
     rows = session.execute(stmt.returning(STATE.c.flow_key, STATE.c.state))
     return {k: dict(s or {}) for k, s in rows}
+
+
+def lock_keys(session: Session, leads: Sequence[BatchLead]) -> None:
+    """PostgreSQL: serialise the dedupe and idempotency checks of these leads with
+    other transactions checking the same keys (transaction-scoped advisory locks,
+    one per key, taken in sorted order in one statement), so the lookup after it
+    sees every earlier lead with a key in common, committed. The flow's routing
+    lock is then taken only for deciding and writing, as late as possible."""
+    locks = sorted({_lock_id(f"d:{x.campaign.id}:{k}") for x in leads for k in x.q.dedupe_keys}
+                   | {_lock_id(f"i:{x.source.id}:{x.sub.idempotency_key}") for x in leads
+                      if x.sub.idempotency_key is not None})
+    if locks:
+        session.connection().exec_driver_sql(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k",
+            (locks,))
+
+
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit number for an advisory lock (a collision only serialises
+    two unrelated keys)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big",
+                          signed=True)
 
 
 @dataclass

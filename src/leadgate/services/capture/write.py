@@ -26,7 +26,7 @@ from leadgate.services.capture.tables import (
 from leadgate.services.notify import Notice
 from leadgate.services.routing import jsonable
 from leadgate.services.snapshot import Snapshot
-from leadgate.store.bulk import insert_many, insert_rows
+from leadgate.store.bulk import insert_many, insert_rows, pg_update, pg_upsert
 
 
 def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]:
@@ -120,22 +120,41 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             idem.append({"source_id": lead.source.id, "key": lead.sub.idempotency_key,
                          "body_hash": lead.sub.digest, "status_code": lead.result.status_code,
                          "response": lead.result.body, "created_at": now})
-    if assigned:
-        loads.record_assignments(session, assigned)
     routed = {x.flow_key for x in leads if x.decision is not None}
-    if routed:
-        session.execute(
-            STATE.update().where(STATE.c.flow_key == _bind("k"))
-            .values(state=_bind("s"), decisions=STATE.c.decisions + _bind("n"),
-                    updated_at=now),
-            [{"k": k, "s": jsonable(states[k or ""]),
-              "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
-             for k in sorted(routed, key=str)])
+    state_rows = [{"flow_key": k, "state": jsonable(states[k or ""]), "updated_at": now,
+                   "decisions": sum(1 for x in leads
+                                    if x.flow_key == k and x.decision is not None)}
+                  for k in sorted(routed, key=str)]
+    pg_parts: list[tuple[str, list[dict[str, Any]]]] = []
+    if session.get_bind().dialect.name == "postgresql":
+        # the loads and the routing state travel in the batch's one write statement
+        # below: every round trip here is made holding the flows' routing locks
+        load_rows = loads.assignment_rows(assigned)
+        if load_rows:
+            pg_parts.append((pg_upsert(session, loads.T, list(load_rows[0]),
+                                       loads.PG_ADD_ASSIGNMENTS), load_rows))
+        if state_rows:
+            pg_parts.append((pg_update(session, STATE, "flow_key", list(state_rows[0]),
+                                       _PG_STATE_SET), state_rows))
+    else:
+        if assigned:
+            loads.record_assignments(session, assigned)
+        if state_rows:
+            session.execute(
+                STATE.update().where(STATE.c.flow_key == _bind("k"))
+                .values(state=_bind("s"), decisions=STATE.c.decisions + _bind("n"),
+                        updated_at=now),
+                [{"k": r["flow_key"], "s": r["state"], "n": r["decisions"]}
+                 for r in state_rows])
     jobs.extend(outbox.write(session))
-    # one statement on PostgreSQL for everything the batch inserts once ids are known
+    # one statement on PostgreSQL for everything the batch writes once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
-                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)])
+                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)], pg_parts)
     return len(jobs)
+
+
+_PG_STATE_SET = ("state = u.state, decisions = t.decisions + u.decisions, "
+                 "updated_at = u.updated_at")
 
 
 def notices_for(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> list[Notice]:
