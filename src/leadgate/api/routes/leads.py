@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep, get_caller
-from leadgate.bootstrap import App
 from leadgate.api.errors import PROBLEM
+from leadgate.bootstrap import App
 from leadgate.domain.errors import Forbidden, MalformedRequest
 from leadgate.services import capture, leads, snapshot, textsafety
 
