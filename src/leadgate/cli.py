@@ -122,10 +122,14 @@ def serve(db: DbOpt = None,
           worker: Annotated[bool, typer.Option(help="Run the job worker in-process.")] = True,
           ) -> None:
     """Run the API, the web console and (by default) a job worker in one process."""
+    import os
+    import sys as _s
+
     import uvicorn
 
     from leadgate.api.app import create_app
-
+    if os.environ.get("LG_SWITCH"):
+        _s.setswitchinterval(float(os.environ["LG_SWITCH"]))
     app = open_app(db)
     out.print(f"leadgate serving on http://{host}:{port} (database: {app.engine.url.drivername})")
     uvicorn.run(create_app(app=app, worker=worker), host=host, port=port,

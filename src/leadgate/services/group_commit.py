@@ -41,13 +41,15 @@ class CaptureRouter:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
                  *, ttl: timedelta, max_batch: int = 64,
                  after_commit: Callable[[], None] | None = None,
-                 publish: Callable[[list[Notice]], None] | None = None) -> None:
+                 publish: Callable[..., None] | None = None,
+                 payloads: Callable[[list[Notice]], list[str]] | None = None) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._ttl = ttl
         self._max = max_batch
         self._after_commit = after_commit
         self._publish = publish
+        self._payloads = payloads
         self._jobs_queued = False
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -145,14 +147,17 @@ class CaptureRouter:
         return deferred
 
     def _once(self, subs: list[Submission]) -> list[Any]:
-        after = AfterCommit()
+        # on PostgreSQL the batch's write statement itself NOTIFYs the other processes
+        # (delivered at commit): no transaction of its own after the batch's
+        after = AfterCommit(payloads=self._payloads)
         with self._uow() as uow:
             results = process(uow.session, subs, self._clock(), ttl=self._ttl, after=after)
             uow.commit()
         if after.jobs:
             self._jobs_queued = True  # wake the worker once the batch is answered
-        if self._publish is not None:
-            self._publish(after.notices)  # committed: tell the people watching
+        if self._publish is not None and after.notices:
+            # committed: tell the people watching
+            self._publish(after.notices, others=not after.told)
         return results
 
     def _single(self, sub: Submission) -> Any:

@@ -66,17 +66,22 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
 
 
 def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]],
-                pg_parts: Sequence[tuple[str, list[dict[str, Any]]]] = ()) -> None:
+                pg_parts: Sequence[tuple[str, list[dict[str, Any]]]] = (),
+                notify: tuple[str, list[str]] | None = None) -> None:
     """Rows into several tables. On PostgreSQL in ONE statement (each table's
     INSERT a data-modifying ``WITH`` part), so a batch's writes cost one round
     trip; on SQLite one ``executemany`` per table (no round trips there).
 
     ``pg_parts`` (PostgreSQL only) are more data-modifying statements sent in the
     same ``WITH``, each with one ``%s`` for its rows as JSON (see :func:`pg_upsert`,
-    :func:`pg_update`)."""
+    :func:`pg_update`), and ``notify`` (PostgreSQL only) a channel and payloads to
+    ``NOTIFY`` from the same statement (PostgreSQL delivers them at commit)."""
     batches = [(t, rows) for t, rows in batches if rows]
     extra = [(sql, rows) for sql, rows in pg_parts if rows]
-    if session.get_bind().dialect.name != "postgresql" or len(batches) + len(extra) < 2:
+    tell = notify is not None and bool(notify[1]) and \
+        session.get_bind().dialect.name == "postgresql"
+    if not tell and (session.get_bind().dialect.name != "postgresql"
+                     or len(batches) + len(extra) < 2):
         for table, rows in batches:
             insert_rows(session, table, rows)
         for sql, rows in extra:
@@ -84,8 +89,16 @@ def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]
         return
     texts = [_pg_insert(session, table, list(rows[0])) for table, rows in batches]
     texts += [sql for sql, _ in extra]
-    sql = "WITH " + ", ".join(f"w{i} AS ({t})" for i, t in enumerate(texts)) + " SELECT 1"
-    params = tuple(dumps(rows) for _, rows in batches) + tuple(dumps(rows) for _, rows in extra)
+    params: tuple[Any, ...] = tuple(dumps(rows) for _, rows in batches) + \
+        tuple(dumps(rows) for _, rows in extra)
+    sql = ("WITH " + ", ".join(f"w{i} AS ({t})" for i, t in enumerate(texts)) + " ") \
+        if texts else ""
+    if tell:
+        assert notify is not None
+        sql += "SELECT count(pg_notify(%s, p)) FROM unnest(%s::text[]) AS p"
+        params += (notify[0], notify[1])
+    else:
+        sql += "SELECT 1"
     session.connection().exec_driver_sql(sql, params)
 
 

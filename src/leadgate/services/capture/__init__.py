@@ -21,7 +21,7 @@ earlier one is committed and found like any other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,7 +51,7 @@ from leadgate.services.capture.submission import (
     prepare,
 )
 from leadgate.services.capture.tables import IDEM
-from leadgate.services.capture.write import notices_for, write
+from leadgate.services.capture.write import write
 from leadgate.services.notify import Notice
 
 
@@ -62,6 +62,10 @@ class AfterCommit:
 
     notices: list[Notice] = field(default_factory=list)
     jobs: int = 0
+    #: PostgreSQL: the notices as NOTIFY payloads (``Hub.payloads``), sent by the batch's
+    #: own write statement; ``told`` says whether it sent any
+    payloads: Callable[[list[Notice]], list[str]] | None = None
+    told: bool = False
 
 
 __all__ = [
@@ -150,10 +154,21 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
         locked = lock_flows(session, sorted({lock_key(x.campaign) for x in kept
                                              if x.status == "new"}), now)
     route(session, snap, [x for x in kept if x.status == "new"], locked, now)
-    queued = write(session, kept, locked, now)
-    if after is not None:
+    notices: list[Notice] | None = [] if after is not None else None
+    sent: list[str] = []
+    notify = None
+    if after is not None and after.payloads is not None:
+        payloads = after.payloads
+
+        def notify(batch: list[Notice]) -> list[str]:
+            sent.extend(payloads(batch))
+            return sent
+
+    queued = write(session, kept, locked, now, notices=notices, notify=notify)
+    if after is not None and notices is not None:
         after.jobs += queued
-        after.notices.extend(notices_for(snap, kept, now))
+        after.notices.extend(notices)
+        after.told = after.told or bool(sent)
     if replays:
         stored = {rid: (code, body) for rid, code, body in session.execute(
             select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)

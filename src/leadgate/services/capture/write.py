@@ -3,7 +3,7 @@ leads on PostgreSQL), the answers, and the live notices."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from leadgate.services.capture.tables import (
     OFFERS,
     STATE,
 )
-from leadgate.services.notify import Notice
+from leadgate.services.notify import CHANNEL, Notice
 from leadgate.services.routing import jsonable
 from leadgate.services.snapshot import Snapshot
 from leadgate.store.bulk import insert_many, insert_rows, pg_update, pg_upsert
@@ -47,8 +47,13 @@ def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]
 
 
 def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[str, Any]],
-           now: datetime) -> int:
-    """Every row of the batch, one statement per table; returns the jobs queued."""
+           now: datetime, *, notices: list[Notice] | None = None,
+           notify: Callable[[list[Notice]], list[str]] | None = None) -> int:
+    """Every row of the batch, one statement per table; returns the jobs queued.
+
+    ``notices`` receives the batch's live notices; ``notify`` (PostgreSQL) turns them
+    into the NOTIFY payloads sent by the batch's write statement, so the other
+    processes hear of the batch at its commit, with no transaction of their own."""
     if not leads:
         return 0
     snap = snapshot.cached(session)
@@ -147,9 +152,14 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
                 [{"k": r["flow_key"], "s": r["state"], "n": r["decisions"]}
                  for r in state_rows])
     jobs.extend(outbox.write(session))
+    told: tuple[str, list[str]] | None = None
+    if notices is not None:
+        notices.extend(notices_for(snap, leads, now))
+        if notify is not None and notices:
+            told = (CHANNEL, notify(notices))
     # one statement on PostgreSQL for everything the batch writes once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
-                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)], pg_parts)
+                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)], pg_parts, told)
     return len(jobs)
 
 
