@@ -16,11 +16,11 @@ its own request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,18 @@ from leadgate.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Submission, "Future[IngestResult]"]
+_Item = tuple[Submission, "asyncio.Future[IngestResult]", asyncio.AbstractEventLoop]
+
+
+def _settle(settle: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    """In the requests' event loop: each future gets its result or exception."""
+    for fut, outcome in settle:
+        if fut.done():
+            continue
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
 
 
 class CaptureRouter:
@@ -61,10 +72,22 @@ class CaptureRouter:
 
     async def submit(self, sub: Submission) -> IngestResult:
         """Queue ``sub`` and wait for its committed answer."""
-        fut: Future[IngestResult] = Future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[IngestResult] = loop.create_future()
         self._ensure_started()
-        self._queue.put((sub, fut))
-        return await asyncio.wrap_future(fut)
+        self._queue.put((sub, fut, loop))
+        return await fut
+
+    @staticmethod
+    def _answer(answers: list[tuple[_Item, Any]]) -> None:
+        """Settle the requests' futures: one hop per event loop for the whole batch
+        (a request whose client went away has a cancelled future, left alone)."""
+        per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+        for (_sub, fut, loop), outcome in answers:
+            per_loop.setdefault(loop, []).append((fut, outcome))
+        for loop, settle in per_loop.items():
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, settle)
 
     def _ensure_started(self) -> None:
         if self._thread is None:
@@ -108,17 +131,15 @@ class CaptureRouter:
                 waiting = self._run_batch(batch) + waiting
             except BaseException as exc:  # never leave a request hanging
                 log.exception("capture batch failed")
-                for _sub, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+                self._answer([(item, exc) for item in batch])
             if stop:
-                for _sub, fut in waiting:
-                    fut.set_exception(RuntimeError("leadgate is shutting down"))
+                self._answer([(item, RuntimeError("leadgate is shutting down"))
+                              for item in waiting])
                 return
 
     def _run_batch(self, batch: list[_Item]) -> list[_Item]:
         """Run one batch; returns the items deferred to the next one."""
-        subs = [s for s, _ in batch]
+        subs = [item[0] for item in batch]
         try:
             results = self._once(subs)
         except Exception:
@@ -131,19 +152,19 @@ class CaptureRouter:
         self.batches += 1
         self.leads += len(subs)
         self.largest = max(self.largest, len(subs))
+        deferred = []
+        answers = []
+        for item, result in zip(batch, results, strict=True):
+            if result is DEFER:
+                deferred.append(item)
+            else:
+                answers.append((item, result))
+        self._answer(answers)
         if self._after_commit is not None and self._jobs_queued:
             # only when the batch queued jobs (held leads, offers, deliveries): waking
             # the worker for nothing costs a write transaction per batch on SQLite
             self._after_commit()
         self._jobs_queued = False
-        deferred = []
-        for (sub, fut), result in zip(batch, results, strict=True):
-            if result is DEFER:
-                deferred.append((sub, fut))
-            elif isinstance(result, BaseException):
-                fut.set_exception(result)
-            else:
-                fut.set_result(result)
         return deferred
 
     def _once(self, subs: list[Submission]) -> list[Any]:
