@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,17 @@ from leadgate.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Submission, "asyncio.Future[IngestResult]", asyncio.AbstractEventLoop]
+#: (submission, its future, the event loop awaiting it); also accepted: (submission, a
+#: concurrent.futures.Future), for callers outside an event loop
+_Item = tuple[Any, ...]
+
+
+def _settle_now(fut: Future[Any], outcome: Any) -> None:
+    with contextlib.suppress(InvalidStateError):  # cancelled: nobody waits
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
 
 
 def _settle(settle: list[tuple[asyncio.Future[Any], Any]]) -> None:
@@ -83,7 +94,11 @@ class CaptureRouter:
         """Settle the requests' futures: one hop per event loop for the whole batch
         (a request whose client went away has a cancelled future, left alone)."""
         per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
-        for (_sub, fut, loop), outcome in answers:
+        for item, outcome in answers:
+            if len(item) == 2:  # queued with a concurrent.futures.Future (set from any thread)
+                _settle_now(item[1], outcome)
+                continue
+            _sub, fut, loop = item
             per_loop.setdefault(loop, []).append((fut, outcome))
         for loop, settle in per_loop.items():
             with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
