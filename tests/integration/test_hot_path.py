@@ -28,10 +28,10 @@ from leadgate.services.principal import Principal
 from leadgate.store import models as m
 
 #: statements in the transaction of one routed lead (the issue's target is 8): on
-#: PostgreSQL 6 (advisory locks of the dedupe keys, lookup, flow lock, loads, the lead,
+#: PostgreSQL 5 (advisory locks of the dedupe keys, lookup, flow locks with the loads, the lead,
 #: then one statement for every other write and the NOTIFY); on SQLite (no round
 #: trips) one per table, 9, plus its BEGIN IMMEDIATE
-MAX_STATEMENTS = {"postgresql": 6, "sqlite": 10}
+MAX_STATEMENTS = {"postgresql": 5, "sqlite": 10}
 
 
 @contextmanager

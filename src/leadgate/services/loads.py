@@ -110,6 +110,18 @@ def read(db: Session | Connection, agent_ids: Iterable[int], *,
     return out
 
 
+def from_json(r: Mapping[str, Any]) -> LoadRow:
+    """A LoadRow from PostgreSQL's ``row_to_json`` of an ``agent_loads`` row."""
+    def at(v: Any) -> datetime | None:
+        return _utc(datetime.fromisoformat(v)) if v is not None else None
+
+    return LoadRow(
+        agent_id=int(r["agent_id"]), open_leads=r["open_leads"],
+        assigned_total=r["assigned_total"], last_assigned_at=at(r["last_assigned_at"]),
+        windows={w: (at(r[f"{w}_start"]), r[f"{w}_n"]) for w in WINDOWS},
+        outcomes=r["outcomes"] or {})
+
+
 _statements: dict[tuple[str, Callable[[Any], dict[str, Any]]], Any] = {}
 
 

@@ -34,12 +34,13 @@ from leadgate.services import snapshot
 from leadgate.services.capture.checks import (
     gatekeep,
     lock_flows,
+    lock_flows_and_loads,
     lock_key,
     lock_keys,
     lookup,
     resolve,
 )
-from leadgate.services.capture.decide import route
+from leadgate.services.capture.decide import plan, route
 from leadgate.services.capture.submission import (
     DEFER,
     MAX_FIELDS,
@@ -150,10 +151,13 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
         kept.append(lead)
     if expired:
         session.execute(delete(IDEM).where(IDEM.c.id.in_(expired)))
-    if late:
-        locked = lock_flows(session, sorted({lock_key(x.campaign) for x in kept
-                                             if x.status == "new"}), now)
-    route(session, snap, [x for x in kept if x.status == "new"], locked, now)
+    routable = [x for x in kept if x.status == "new"]
+    planned = stored = None
+    if late:  # the flows' locks and the members' loads, in one round trip, at last
+        planned = plan(snap, routable, now)
+        locked, stored = lock_flows_and_loads(
+            session, sorted({lock_key(x.campaign) for x in routable}), planned.agent_ids, now)
+    route(session, snap, routable, locked, now, planned=planned, stored=stored)
     notices: list[Notice] | None = [] if after is not None else None
     sent: list[str] = []
     notify = None

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, String, cast, literal, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from leadgate.domain.errors import AuthError, InvalidInput, Reason
+from leadgate.services import loads
 from leadgate.services.capture.submission import (
     BatchLead,
     Submission,
@@ -43,6 +45,39 @@ def lock_flows(session: Session, keys: Sequence[str], now: datetime) -> dict[str
                                       set_={"flow_key": stmt.excluded.flow_key})
     rows = session.execute(stmt.returning(STATE.c.flow_key, STATE.c.state))
     return {k: dict(s or {}) for k, s in rows}
+
+
+#: PostgreSQL: the routing locks (flow rows, in sorted order), then the loads of the
+#: pool members (in agent id order): UNION ALL runs its parts in order, so the locks
+#: are taken in the same order as by ``lock_flows`` then ``loads.read``, in one round trip
+_PG_LOCK_FLOWS_AND_LOADS = (
+    "WITH s AS (INSERT INTO routing_state (flow_key, state, decisions, updated_at) "
+    "SELECT u.k, '{}'::jsonb, 0, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, o) "
+    "ORDER BY u.o ON CONFLICT (flow_key) DO UPDATE SET flow_key = excluded.flow_key "
+    "RETURNING flow_key, state) "
+    "SELECT 's', s.flow_key, s.state::text FROM s "
+    "UNION ALL "
+    "SELECT 'l', NULL, row_to_json(l)::text FROM (SELECT * FROM agent_loads "
+    "WHERE agent_id = ANY(%s::bigint[]) ORDER BY agent_id FOR UPDATE) AS l")
+
+
+def lock_flows_and_loads(session: Session, keys: Sequence[str], agent_ids: Sequence[int],
+                         now: datetime) -> tuple[dict[str, dict[str, Any]],
+                                                 dict[int, loads.LoadRow]]:
+    """PostgreSQL: :func:`lock_flows` and ``loads.read(..., lock=True)`` in one statement."""
+    stored = {i: loads.LoadRow(i) for i in agent_ids}
+    if not keys:
+        return {}, (loads.read(session, agent_ids, lock=True) if agent_ids else stored)
+    states: dict[str, dict[str, Any]] = {}
+    rows = session.connection().exec_driver_sql(
+        _PG_LOCK_FLOWS_AND_LOADS, (now, sorted(keys), sorted(agent_ids)))
+    for kind, key, text in rows:
+        if kind == "s":
+            states[key] = dict(orjson.loads(text) or {})
+        else:
+            row = loads.from_json(orjson.loads(text))
+            stored[row.agent_id] = row
+    return states, stored
 
 
 def lock_keys(session: Session, leads: Sequence[BatchLead]) -> None:
