@@ -64,6 +64,10 @@ class App:
             from leadgate.services.wake import Signal
 
             self.wakeup.remote = Signal(self.engine)
+        from leadgate.services import notifications
+
+        notifications.configure(self.engine.url.render_as_string(hide_password=False),
+                                self.settings)
         self.capture = CaptureRouter(
             self.uow, lambda: self.clock(),
             ttl=timedelta(hours=self.settings.idempotency_ttl_hours),

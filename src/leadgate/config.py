@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     #: Argon2 password checks running at once (each uses ~64 MiB), on their own threads.
     password_hash_concurrency: int = Field(default=2, ge=1, le=16)
+    #: The address people reach this server at, for links in notifications (accept
+    #: links); default ``http://{host}:{port}``.
+    public_url: str = ""
+    #: SMTP server for notification emails to reps (none: email notifications are
+    #: skipped, and say why in the deliveries list).
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 25
+    notify_smtp_starttls: bool = False
+    notify_smtp_ssl: bool = False
+    notify_smtp_username: str | None = None
+    notify_smtp_password: str | None = None
+    notify_email_from: str = "leadgate@localhost"
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

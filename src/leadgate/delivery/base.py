@@ -75,10 +75,12 @@ class Spec:
     config: Mapping[str, Any]
     common: Common
     raw: Mapping[str, Any]
+    #: an implementation outside the registry (notifications to reps bring their own)
+    kind_impl: Kind | None = field(default=None, compare=False)
 
     @property
     def impl(self) -> Kind:
-        return KINDS[self.kind]
+        return self.kind_impl or KINDS[self.kind]
 
 
 @dataclass

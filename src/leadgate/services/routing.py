@@ -24,7 +24,7 @@ from leadgate.domain.decision import Decision
 from leadgate.domain.errors import InvalidConfig
 from leadgate.domain.routing import Flow, decide
 from leadgate.domain.routing.members import flow_members
-from leadgate.services import jobs, loads, notify, snapshot, timeline
+from leadgate.services import jobs, loads, notifications, notify, snapshot, timeline
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
@@ -187,6 +187,8 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
             )
         )
         loads.record_assignments(s, [(agent.id, domain_agent(agent), now)])
+        notifications.queue_for(uow, lead.id, "assigned", [agent.id], now,
+                                flow_key=lead.flow_key)
         notify.publish_after_commit(uow, [notify.Notice(
             "lead.assigned", agent.id, {"lead": {"id": lead.id, "status": "assigned",
                                                  "assignee": {"key": agent.key,

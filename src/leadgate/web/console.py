@@ -17,7 +17,16 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from leadgate.api.errors import allowed_methods
 from leadgate.bootstrap import App
-from leadgate.web import accounts, deliveries, flows, gatekeeper, manage, pages
+from leadgate.web import (
+    accounts,
+    deliveries,
+    flows,
+    gatekeeper,
+    inbox,
+    manage,
+    offer_link,
+    pages,
+)
 from leadgate.web.render import HERE, handle_error
 
 SESSION_COOKIE = "leadgate_console"
@@ -46,6 +55,8 @@ def install(api: FastAPI, core: App) -> None:
     api.include_router(gatekeeper.router)
     api.include_router(deliveries.router)
     api.include_router(accounts.router)
+    api.include_router(inbox.router)
+    api.include_router(offer_link.router)
     _html_for_unknown_console_urls(api)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadgate.domain.delivery import plan_of
-from leadgate.services import deliveries, loads, snapshot
+from leadgate.services import deliveries, loads, notifications, snapshot
 from leadgate.services.capture.decide import facts_of
 from leadgate.services.capture.submission import BatchLead, IngestResult
 from leadgate.services.capture.tables import (
@@ -151,6 +151,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
                         updated_at=now),
                 [{"k": r["flow_key"], "s": r["state"], "n": r["decisions"]}
                  for r in state_rows])
+    notifications.add_batch(outbox, snap, leads, now)  # nothing unless someone asked
     jobs.extend(outbox.write(session))
     told: tuple[str, list[str]] | None = None
     if notices is not None:
@@ -184,7 +185,11 @@ def notices_for(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> li
             out.append(Notice("lead.assigned", lead.agent_id, {"lead": body,
                                                                "at": now.isoformat()}))
         elif lead.status in ("queued", "unassigned"):
-            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()}))
+            # managers, and the reps who may pull from the queue (a pull rule's pool)
+            pullers = tuple(a.id for k in lead.decision.agents if (a := snap.agents.get(k))) \
+                if lead.decision is not None and lead.decision.method == "pull" else ()
+            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()},
+                              pullers))
     return out
 
 
