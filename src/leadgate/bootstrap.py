@@ -72,7 +72,7 @@ class App:
             self.uow, lambda: self.clock(),
             ttl=timedelta(hours=self.settings.idempotency_ttl_hours),
             max_batch=self.settings.capture_batch_max, after_commit=self.wakeup.notify,
-            publish=self.notices.publish)
+            publish=self.notices.publish, payloads=self.notices.payloads)
         s = self.settings
         self.login_guard = LoginGuard(
             per_account=s.login_attempts_per_account, per_address=s.login_attempts_per_address,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -127,9 +128,22 @@ def serve(db: DbOpt = None,
     from leadgate.api.app import create_app
 
     app = open_app(db)
+    if app.engine.dialect.name == "postgresql":
+        # the capture thread holds the flow's routing lock across its round trips, and
+        # after each answer waits for the GIL while the event loop parses and qualifies
+        # requests: up to the 5 ms default switch interval each time. 0.5 ms measured
+        # +25-40 % leads/s with 2 processes; on SQLite (nothing held across processes)
+        # it only cost CPU.
+        sys.setswitchinterval(0.0005)
+    api = create_app(app=app, worker=worker)
+    # Everything made so far (modules, phone and e-mail metadata, the app) lives as
+    # long as the process: frozen out of the cyclic garbage collector, a full
+    # collection no longer walks it. Measured under load on SQLite: full collections
+    # of 110-235 ms (the p99 of capture) became 15-25 ms; p99 297 -> 88 ms.
+    gc.collect()
+    gc.freeze()
     out.print(f"leadgate serving on http://{host}:{port} (database: {app.engine.url.drivername})")
-    uvicorn.run(create_app(app=app, worker=worker), host=host, port=port,
-                log_level="warning", timeout_graceful_shutdown=5)
+    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 @cli.command()

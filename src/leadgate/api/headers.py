@@ -39,6 +39,11 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.hsts = hsts
+        # the headers set here replace any the app set (the set built once, not per header)
+        names = {b"content-security-policy", b"x-frame-options", b"x-content-type-options",
+                 b"referrer-policy"} | ({b"strict-transport-security"} if hsts else set())
+        self._replaced = frozenset(names)
+        self._replaced_no_store = self._replaced | {b"cache-control"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,14 +59,14 @@ class SecurityHeaders:
         if self.hsts:
             extra.append((b"strict-transport-security", b"max-age=31536000"))
         no_store = not path.startswith(STATIC_PREFIX)
+        replaced = self._replaced_no_store if no_store else self._replaced
 
         async def with_headers(msg: Message) -> None:
             if msg["type"] == "http.response.start":
                 headers = [(k, v) for k, v in msg.get("headers", [])
-                           if k.lower() not in {h for h, _ in extra}]
+                           if k.lower() not in replaced]
                 headers.extend(extra)
                 if no_store:
-                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))
                 msg = {**msg, "headers": headers}
             await send(msg)

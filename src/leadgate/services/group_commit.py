@@ -16,11 +16,12 @@ its own request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,28 @@ from leadgate.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Submission, "Future[IngestResult]"]
+#: (submission, its future, the event loop awaiting it); also accepted: (submission, a
+#: concurrent.futures.Future), for callers outside an event loop
+_Item = tuple[Any, ...]
+
+
+def _settle_now(fut: Future[Any], outcome: Any) -> None:
+    with contextlib.suppress(InvalidStateError):  # cancelled: nobody waits
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+
+
+def _settle(settle: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    """In the requests' event loop: each future gets its result or exception."""
+    for fut, outcome in settle:
+        if fut.done():
+            continue
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
 
 
 class CaptureRouter:
@@ -41,13 +63,15 @@ class CaptureRouter:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
                  *, ttl: timedelta, max_batch: int = 64,
                  after_commit: Callable[[], None] | None = None,
-                 publish: Callable[[list[Notice]], None] | None = None) -> None:
+                 publish: Callable[..., None] | None = None,
+                 payloads: Callable[[list[Notice]], list[str]] | None = None) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._ttl = ttl
         self._max = max_batch
         self._after_commit = after_commit
         self._publish = publish
+        self._payloads = payloads
         self._jobs_queued = False
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -59,10 +83,26 @@ class CaptureRouter:
 
     async def submit(self, sub: Submission) -> IngestResult:
         """Queue ``sub`` and wait for its committed answer."""
-        fut: Future[IngestResult] = Future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[IngestResult] = loop.create_future()
         self._ensure_started()
-        self._queue.put((sub, fut))
-        return await asyncio.wrap_future(fut)
+        self._queue.put((sub, fut, loop))
+        return await fut
+
+    @staticmethod
+    def _answer(answers: list[tuple[_Item, Any]]) -> None:
+        """Settle the requests' futures: one hop per event loop for the whole batch
+        (a request whose client went away has a cancelled future, left alone)."""
+        per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+        for item, outcome in answers:
+            if len(item) == 2:  # queued with a concurrent.futures.Future (set from any thread)
+                _settle_now(item[1], outcome)
+                continue
+            _sub, fut, loop = item
+            per_loop.setdefault(loop, []).append((fut, outcome))
+        for loop, settle in per_loop.items():
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, settle)
 
     def _ensure_started(self) -> None:
         if self._thread is None:
@@ -106,17 +146,15 @@ class CaptureRouter:
                 waiting = self._run_batch(batch) + waiting
             except BaseException as exc:  # never leave a request hanging
                 log.exception("capture batch failed")
-                for _sub, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+                self._answer([(item, exc) for item in batch])
             if stop:
-                for _sub, fut in waiting:
-                    fut.set_exception(RuntimeError("leadgate is shutting down"))
+                self._answer([(item, RuntimeError("leadgate is shutting down"))
+                              for item in waiting])
                 return
 
     def _run_batch(self, batch: list[_Item]) -> list[_Item]:
         """Run one batch; returns the items deferred to the next one."""
-        subs = [s for s, _ in batch]
+        subs = [item[0] for item in batch]
         try:
             results = self._once(subs)
         except Exception:
@@ -129,30 +167,33 @@ class CaptureRouter:
         self.batches += 1
         self.leads += len(subs)
         self.largest = max(self.largest, len(subs))
+        deferred = []
+        answers = []
+        for item, result in zip(batch, results, strict=True):
+            if result is DEFER:
+                deferred.append(item)
+            else:
+                answers.append((item, result))
+        self._answer(answers)
         if self._after_commit is not None and self._jobs_queued:
             # only when the batch queued jobs (held leads, offers, deliveries): waking
             # the worker for nothing costs a write transaction per batch on SQLite
             self._after_commit()
         self._jobs_queued = False
-        deferred = []
-        for (sub, fut), result in zip(batch, results, strict=True):
-            if result is DEFER:
-                deferred.append((sub, fut))
-            elif isinstance(result, BaseException):
-                fut.set_exception(result)
-            else:
-                fut.set_result(result)
         return deferred
 
     def _once(self, subs: list[Submission]) -> list[Any]:
-        after = AfterCommit()
+        # on PostgreSQL the batch's write statement itself NOTIFYs the other processes
+        # (delivered at commit): no transaction of its own after the batch's
+        after = AfterCommit(payloads=self._payloads)
         with self._uow() as uow:
             results = process(uow.session, subs, self._clock(), ttl=self._ttl, after=after)
             uow.commit()
         if after.jobs:
             self._jobs_queued = True  # wake the worker once the batch is answered
-        if self._publish is not None:
-            self._publish(after.notices)  # committed: tell the people watching
+        if self._publish is not None and after.notices:
+            # committed: tell the people watching
+            self._publish(after.notices, others=not after.told)
         return results
 
     def _single(self, sub: Submission) -> Any:

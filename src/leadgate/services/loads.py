@@ -110,6 +110,18 @@ def read(db: Session | Connection, agent_ids: Iterable[int], *,
     return out
 
 
+def from_json(r: Mapping[str, Any]) -> LoadRow:
+    """A LoadRow from PostgreSQL's ``row_to_json`` of an ``agent_loads`` row."""
+    def at(v: Any) -> datetime | None:
+        return _utc(datetime.fromisoformat(v)) if v is not None else None
+
+    return LoadRow(
+        agent_id=int(r["agent_id"]), open_leads=r["open_leads"],
+        assigned_total=r["assigned_total"], last_assigned_at=at(r["last_assigned_at"]),
+        windows={w: (at(r[f"{w}_start"]), r[f"{w}_n"]) for w in WINDOWS},
+        outcomes=r["outcomes"] or {})
+
+
 _statements: dict[tuple[str, Callable[[Any], dict[str, Any]]], Any] = {}
 
 
@@ -152,6 +164,11 @@ def record_assignments(db: Session | Connection,
     Several assignments of one agent are folded into one row, so a batch of
     leads costs one statement whatever its size.
     """
+    _upsert(db, assignment_rows(assigned), _add_assignments)
+
+
+def assignment_rows(assigned: Iterable[tuple[int, Agent, datetime]]) -> list[dict[str, Any]]:
+    """The rows :func:`record_assignments` upserts, one per agent."""
     per_agent: dict[int, dict[str, Any]] = {}
     for agent_id, agent, at in assigned:
         row = per_agent.get(agent_id)
@@ -169,8 +186,21 @@ def record_assignments(db: Session | Connection,
             if row[f"{w}_start"] != starts[w]:  # a batch spanning a window boundary
                 row[f"{w}_start"], row[f"{w}_n"] = starts[w], 0
             row[f"{w}_n"] += 1
+    return list(per_agent.values())
 
-    _upsert(db, list(per_agent.values()), _add_assignments)
+
+#: :func:`record_assignments` as the ON CONFLICT clause of an ``INSERT ... SELECT``
+#: on PostgreSQL (the capture batch sends it as a part of its one write statement)
+PG_ADD_ASSIGNMENTS = (
+    "ON CONFLICT (agent_id) DO UPDATE SET "
+    "open_leads = agent_loads.open_leads + excluded.open_leads, "
+    "assigned_total = agent_loads.assigned_total + excluded.assigned_total, "
+    "last_assigned_at = CASE WHEN agent_loads.last_assigned_at IS NULL "
+    "OR agent_loads.last_assigned_at < excluded.last_assigned_at "
+    "THEN excluded.last_assigned_at ELSE agent_loads.last_assigned_at END, " + ", ".join(
+        f"{w}_n = CASE WHEN agent_loads.{w}_start = excluded.{w}_start "
+        f"THEN agent_loads.{w}_n + excluded.{w}_n ELSE excluded.{w}_n END, "
+        f"{w}_start = excluded.{w}_start" for w in WINDOWS))
 
 
 def change_open(db: Session | Connection, agent_id: int, delta: int) -> None:

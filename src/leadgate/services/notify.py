@@ -119,12 +119,15 @@ class Hub:
 
     # -- publishing ------------------------------------------------------------------------
 
-    def publish(self, notices: list[Notice]) -> None:
-        """Tell everyone (call after commit). Never raises: a notice is a hint."""
+    def publish(self, notices: list[Notice], *, others: bool = True) -> None:
+        """Tell everyone (call after commit). Never raises: a notice is a hint.
+
+        ``others=False``: the other processes were told by the transaction itself
+        (its ``NOTIFY``, from :meth:`payloads`, which PostgreSQL delivers at commit)."""
         if not notices:
             return
         self._deliver(notices)
-        if self._dsn is None or self._engine is None:
+        if not others or self._dsn is None or self._engine is None:
             return
         try:
             self._notify_others(notices)
@@ -132,7 +135,22 @@ class Hub:
             log.warning("could not send %d notices to other processes", len(notices),
                         exc_info=True)
 
+    def payloads(self, notices: list[Notice]) -> list[str]:
+        """PostgreSQL: the ``NOTIFY`` payloads telling the other processes about
+        ``notices``, for a transaction to send (delivered only if it commits); ``[]``
+        when there are no other processes to tell (SQLite)."""
+        if self._dsn is None or self._engine is None or not notices:
+            return []
+        return self._payloads(notices)
+
     def _notify_others(self, notices: list[Notice]) -> None:
+        payloads = self._payloads(notices)
+        with self._engine.connect() as conn:  # a pooled connection, its own transaction
+            for p in payloads:
+                conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, p))
+            conn.commit()
+
+    def _payloads(self, notices: list[Notice]) -> list[str]:
         payloads: list[str] = []
         chunk: list[dict[str, Any]] = []
         for n in notices:
@@ -144,10 +162,7 @@ class Hub:
                 chunk = [n.to_json()]
         if chunk:
             payloads.append(json.dumps({"origin": self._origin, "notices": chunk}))
-        with self._engine.connect() as conn:  # a pooled connection, its own transaction
-            for p in payloads:
-                conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, p))
-            conn.commit()
+        return payloads
 
     # -- listening (PostgreSQL) -------------------------------------------------------------
 

@@ -11,6 +11,7 @@ nothing changes.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +88,22 @@ _lock = threading.Lock()
 _cache: dict[str, Snapshot] = {}
 
 
+_url_text: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _engine_key(engine: Any) -> str:
+    # rendering a URL as text costs microseconds, and this runs on every capture request
+    try:
+        key = _url_text.get(engine)
+        if key is None:
+            key = _url_text[engine] = str(engine.url)
+    except TypeError:  # not weakly referenceable
+        return str(engine.url)
+    return key
+
+
 def _db_key(session: Session) -> str:
-    return str(session.get_bind().url)
+    return _engine_key(session.get_bind())
 
 
 def cached(session: Session) -> Snapshot | None:
@@ -98,7 +113,7 @@ def cached(session: Session) -> Snapshot | None:
 
 def cached_for(engine: Any) -> Snapshot | None:
     """The last snapshot loaded for the database behind ``engine`` (no statement)."""
-    return _cache.get(str(engine.url))
+    return _cache.get(_engine_key(engine))
 
 
 def read_stamps(session: Session) -> dict[str, int]:

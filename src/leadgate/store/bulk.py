@@ -22,6 +22,7 @@ SQLite), so the sorted ids are that order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
@@ -64,19 +65,57 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
     return sorted(result.scalars()) if ids else []
 
 
-def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]],
+                pg_parts: Sequence[tuple[str, list[dict[str, Any]]]] = (),
+                notify: tuple[str, list[str]] | None = None) -> None:
     """Rows into several tables. On PostgreSQL in ONE statement (each table's
     INSERT a data-modifying ``WITH`` part), so a batch's writes cost one round
-    trip; on SQLite one ``executemany`` per table (no round trips there)."""
+    trip; on SQLite one ``executemany`` per table (no round trips there).
+
+    ``pg_parts`` (PostgreSQL only) are more data-modifying statements sent in the
+    same ``WITH``, each with one ``%s`` for its rows as JSON (see :func:`pg_upsert`,
+    :func:`pg_update`), and ``notify`` (PostgreSQL only) a channel and payloads to
+    ``NOTIFY`` from the same statement (PostgreSQL delivers them at commit)."""
     batches = [(t, rows) for t, rows in batches if rows]
-    if session.get_bind().dialect.name != "postgresql" or len(batches) < 2:
+    extra = [(sql, rows) for sql, rows in pg_parts if rows]
+    tell = notify is not None and bool(notify[1]) and \
+        session.get_bind().dialect.name == "postgresql"
+    if not tell and (session.get_bind().dialect.name != "postgresql"
+                     or len(batches) + len(extra) < 2):
         for table, rows in batches:
             insert_rows(session, table, rows)
+        for sql, rows in extra:
+            session.connection().exec_driver_sql(sql, (dumps(rows),))
         return
-    parts = [f"w{i} AS ({_pg_insert(session, table, list(rows[0]))})"
-             for i, (table, rows) in enumerate(batches)]
-    sql = "WITH " + ", ".join(parts) + " SELECT 1"
-    session.connection().exec_driver_sql(sql, tuple(dumps(rows) for _, rows in batches))
+    texts = [_pg_insert(session, table, list(rows[0])) for table, rows in batches]
+    texts += [sql for sql, _ in extra]
+    params: tuple[Any, ...] = tuple(dumps(rows) for _, rows in batches) + \
+        tuple(dumps(rows) for _, rows in extra)
+    sql = ("WITH " + ", ".join(f"w{i} AS ({t})" for i, t in enumerate(texts)) + " ") \
+        if texts else ""
+    if tell:
+        assert notify is not None
+        sql += "SELECT count(pg_notify(%s, p)) FROM unnest(%s::text[]) AS p"
+        params += (notify[0], notify[1])
+    else:
+        sql += "SELECT 1"
+    session.connection().exec_driver_sql(sql, params)
+
+
+def pg_upsert(session: Session, table: Table, names: list[str], on_conflict: str) -> str:
+    """PostgreSQL: ``INSERT ... SELECT`` of JSON rows (one ``%s``) with an ON CONFLICT clause."""
+    return _pg_insert(session, table, names) + " " + on_conflict
+
+
+def pg_update(session: Session, table: Table, key: str, names: list[str],
+              set_sql: str) -> str:
+    """PostgreSQL: ``UPDATE table AS t SET <set_sql> FROM`` JSON rows (one ``%s``, read
+    as ``u`` with the columns ``names``) ``WHERE t.key = u.key``."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    typed = ", ".join(f"{quote(n)} {_pg_type(table.c[n])}" for n in names)
+    return (f"UPDATE {quote(table.name)} AS t SET {set_sql} "
+            f"FROM jsonb_to_recordset(%s::jsonb) AS u({typed}) "
+            f"WHERE t.{quote(key)} = u.{quote(key)}")
 
 
 def _pg_insert(session: Session, table: Table, names: list[str]) -> str:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
-from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep
+from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep, get_caller
 from leadgate.api.errors import PROBLEM
+from leadgate.bootstrap import App
 from leadgate.domain.errors import Forbidden, MalformedRequest
 from leadgate.services import capture, leads, snapshot, textsafety
 
@@ -44,20 +48,38 @@ async def read_json(request: Request) -> Any:
 _UNSET = object()
 
 
-@router.post(
-    "",
-    status_code=201,
-    openapi_extra=LEAD_BODY,
-    summary="Submit a lead",
-    responses={201: {"description": "Stored (and routed)"},
-               409: {"description": "Idempotency-Key reused with another body"},
-               422: {"description": "Refused; the lead is recorded with its reasons"}},
-)
+MAX_IDEMPOTENCY_KEY = 200
+
+
+async def capture_handler(request: Request) -> Response:
+    """What FastAPI's handler does for :func:`create_lead`, without its dependency
+    machinery (about a tenth of a request's CPU): the same caller, the same header
+    check and error, the same answer. The route has no path or query parameter, so
+    the routers' ``guard_params`` has nothing to check."""
+    app: App = request.app.state.leadgate
+    caller = await get_caller(request, app)
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise RequestValidationError([{
+            "type": "string_too_long", "loc": ("header", "idempotency-key"),
+            "msg": f"String should have at most {MAX_IDEMPOTENCY_KEY} characters",
+            "input": key, "ctx": {"max_length": MAX_IDEMPOTENCY_KEY}}])
+    return await create_lead(request, app, caller, key)
+
+
+class CaptureRoute(APIRoute):
+    """``POST /v1/leads``: documented from :func:`create_lead`'s signature, served
+    by :func:`capture_handler` (the hot path)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return capture_handler
+
+
 async def create_lead(
     request: Request,
     app: AppDep,
     caller: CallerDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY)] = None,
 ) -> Response:
     """Submit one lead as a flat JSON object, authenticated by a source API key.
 
@@ -82,6 +104,20 @@ async def create_lead(
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(orjson.dumps(result.body), status_code=result.status_code,
                     media_type=media, headers=headers)
+
+
+router.add_api_route(
+    "",
+    create_lead,
+    methods=["POST"],
+    status_code=201,
+    route_class_override=CaptureRoute,
+    openapi_extra=LEAD_BODY,
+    summary="Submit a lead",
+    responses={201: {"description": "Stored (and routed)"},
+               409: {"description": "Idempotency-Key reused with another body"},
+               422: {"description": "Refused; the lead is recorded with its reasons"}},
+)
 
 
 @router.get("", summary="List leads")

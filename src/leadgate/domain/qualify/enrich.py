@@ -15,7 +15,7 @@ and their result is discarded if they were slower than their timeout.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -96,7 +96,9 @@ class PhoneGeoStep(EnrichmentStep):
             all_zones = phone_tz.time_zones_for_geographical_number(number)
         else:
             place = geocoder.country_name_for_number(number, "en")
-            all_zones = phone_tz.time_zones_for_number(number)
+            # time_zones_for_number() for a valid non-geographical type, without
+            # computing the type a third time
+            all_zones = _country_zones(number)
         if place:
             out["phone_location"] = place
             region = _region_from_place(place, info.region)
@@ -106,6 +108,10 @@ class PhoneGeoStep(EnrichmentStep):
         if len(zones) == 1:
             out["phone_timezone"] = zones[0]
         return out
+
+
+_country_zones: Callable[[Any], Sequence[str]] = getattr(
+    phone_tz, "_country_level_time_zones_for_number", phone_tz.time_zones_for_number)
 
 
 def _region_from_place(place: str, country: str | None) -> str | None:

@@ -8,6 +8,7 @@ subdivisions).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator import rfc_constants as email_rfc
 
 from leadgate.domain.campaigns import FieldSpec
 from leadgate.domain.qualify.countries import country_code, subdivision_code
@@ -124,9 +126,39 @@ def norm_text(spec: FieldSpec, value: Any, ctx: Context) -> str:
     return _check_text_limits(spec, _text(spec, value).strip())
 
 
+@functools.lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> tuple[str, int] | None:
+    """The normalised domain of an address at ``domain`` and the longest of its
+    three forms (as typed, normalised, IDNA ASCII) in UTF-8 bytes, or ``None`` if
+    ``domain`` is refused (the full check then says why)."""
+    try:
+        result = validate_email("a@" + domain, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    longest = max(len(d.encode()) for d in (domain, result.domain, result.ascii_domain))
+    return str(result.domain), longest
+
+
+def _simple_email(text: str) -> str | None:
+    """``validate_email(text).normalized`` for the common address: a plain ASCII
+    dot-atom before the @ and a domain already checked once (cached per domain,
+    the costly half); ``None`` for anything else, which takes the full check."""
+    local, at, domain = text.rpartition("@")
+    if not at or len(local) > email_rfc.LOCAL_PART_MAX_LENGTH or \
+            not email_rfc.DOT_ATOM_TEXT.match(local):
+        return None
+    found = _email_domain(domain)
+    if found is None or len(local) + 1 + found[1] > email_rfc.EMAIL_MAX_LENGTH:
+        return None
+    return local + "@" + found[0]
+
+
 def norm_email(spec: FieldSpec, value: Any, ctx: Context) -> str:
     if not isinstance(value, str):
         raise FieldProblem("invalid_email", f"{_label(spec)} is not an email address.")
+    simple = _simple_email(value.strip())
+    if simple is not None:
+        return simple.lower()
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
@@ -150,8 +182,10 @@ def parse_phone(text: str, regions: Sequence[str]) -> PhoneInfo | None:
             number = phonenumbers.parse(candidate, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(number):
-            ntype = phonenumbers.number_type(number)
+        # is_valid_number(n) is number_type(n) != UNKNOWN (both look up the number's
+        # region and match its national number against the type patterns): once
+        ntype = phonenumbers.number_type(number)
+        if ntype != phonenumbers.PhoneNumberType.UNKNOWN:
             return PhoneInfo(
                 e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
                 region=phonenumbers.region_code_for_number(number),

@@ -7,6 +7,7 @@ everything else. Every check run is recorded, passed or not.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class Validated:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=1024)
 def field_key(name: str) -> str:
     """Loose form of an input key: ``"First Name"`` and ``first-name`` find ``first_name``."""
     return _KEY_CLEAN.sub("_", name.strip().lower()).strip("_")

@@ -21,7 +21,7 @@ earlier one is committed and found like any other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,8 +31,16 @@ from sqlalchemy.orm import Session
 
 from leadgate.domain.errors import IdempotencyConflict
 from leadgate.services import snapshot
-from leadgate.services.capture.checks import gatekeep, lock_flows, lock_key, lookup, resolve
-from leadgate.services.capture.decide import route
+from leadgate.services.capture.checks import (
+    gatekeep,
+    lock_flows,
+    lock_flows_and_loads,
+    lock_key,
+    lock_keys,
+    lookup,
+    resolve,
+)
+from leadgate.services.capture.decide import plan, route
 from leadgate.services.capture.submission import (
     DEFER,
     MAX_FIELDS,
@@ -44,7 +52,7 @@ from leadgate.services.capture.submission import (
     prepare,
 )
 from leadgate.services.capture.tables import IDEM
-from leadgate.services.capture.write import notices_for, write
+from leadgate.services.capture.write import write
 from leadgate.services.notify import Notice
 
 
@@ -55,6 +63,10 @@ class AfterCommit:
 
     notices: list[Notice] = field(default_factory=list)
     jobs: int = 0
+    #: PostgreSQL: the notices as NOTIFY payloads (``Hub.payloads``), sent by the batch's
+    #: own write statement; ``told`` says whether it sent any
+    payloads: Callable[[list[Notice]], list[str]] | None = None
+    told: bool = False
 
 
 __all__ = [
@@ -83,16 +95,28 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
     out: list[Any] = [None] * len(subs)
     snap = snapshot.cached(session) or snapshot.current(session)
     leads = resolve(snap, subs, out)
-    locked = lock_flows(session, sorted({lock_key(x.campaign) for x in leads}), now)
+    # SQLite: BEGIN IMMEDIATE already serialises everything, and the flow lock comes
+    # first. PostgreSQL: per-key advisory locks serialise the checks, and the flow
+    # locks are taken just before deciding (below), held for the least time.
+    late = session.get_bind().dialect.name == "postgresql"
+    locked: dict[str, dict[str, Any]] = {}
+    if late:
+        lock_keys(session, leads)
+    else:
+        locked = lock_flows(session, sorted({lock_key(x.campaign) for x in leads}), now)
     found = lookup(session, leads, now)
     if found.stamps != snap.stamps:
         snap = snapshot.current(session, found.stamps)
         out = [None] * len(subs)
         leads = resolve(snap, subs, out)
-        more = sorted({lock_key(x.campaign) for x in leads} - set(locked))
-        if more:
-            locked.update(lock_flows(session, more, now))
+        if late:  # the leads may have other keys now (re-qualified): lock, look again
+            lock_keys(session, leads)
             found = lookup(session, leads, now)
+        else:
+            more = sorted({lock_key(x.campaign) for x in leads} - set(locked))
+            if more:
+                locked.update(lock_flows(session, more, now))
+                found = lookup(session, leads, now)
     replays: dict[int, int] = {}  # submission index -> stored idempotency row
     seen_keys: set[tuple[int, str]] = set()
     seen_idem: set[tuple[int, str]] = set()
@@ -127,11 +151,28 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
         kept.append(lead)
     if expired:
         session.execute(delete(IDEM).where(IDEM.c.id.in_(expired)))
-    route(session, snap, [x for x in kept if x.status == "new"], locked, now)
-    queued = write(session, kept, locked, now)
-    if after is not None:
+    routable = [x for x in kept if x.status == "new"]
+    planned = stored = None
+    if late:  # the flows' locks and the members' loads, in one round trip, at last
+        planned = plan(snap, routable, now)
+        locked, stored = lock_flows_and_loads(
+            session, sorted({lock_key(x.campaign) for x in routable}), planned.agent_ids, now)
+    route(session, snap, routable, locked, now, planned=planned, stored=stored)
+    notices: list[Notice] | None = [] if after is not None else None
+    sent: list[str] = []
+    notify = None
+    if after is not None and after.payloads is not None:
+        payloads = after.payloads
+
+        def notify(batch: list[Notice]) -> list[str]:
+            sent.extend(payloads(batch))
+            return sent
+
+    queued = write(session, kept, locked, now, notices=notices, notify=notify)
+    if after is not None and notices is not None:
         after.jobs += queued
-        after.notices.extend(notices_for(snap, kept, now))
+        after.notices.extend(notices)
+        after.told = after.told or bool(sent)
     if replays:
         stored = {rid: (code, body) for rid, code, body in session.execute(
             select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)

@@ -3,17 +3,20 @@ lookup statement, and each lead's gatekeeping (suppression, dedupe, verdict)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, String, cast, literal, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from leadgate.domain.errors import AuthError, InvalidInput, Reason
+from leadgate.services import loads
 from leadgate.services.capture.submission import (
     BatchLead,
     Submission,
@@ -42,6 +45,61 @@ def lock_flows(session: Session, keys: Sequence[str], now: datetime) -> dict[str
                                       set_={"flow_key": stmt.excluded.flow_key})
     rows = session.execute(stmt.returning(STATE.c.flow_key, STATE.c.state))
     return {k: dict(s or {}) for k, s in rows}
+
+
+#: PostgreSQL: the routing locks (flow rows, in sorted order), then the loads of the
+#: pool members (in agent id order): UNION ALL runs its parts in order, so the locks
+#: are taken in the same order as by ``lock_flows`` then ``loads.read``, in one round trip
+_PG_LOCK_FLOWS_AND_LOADS = (
+    "WITH s AS (INSERT INTO routing_state (flow_key, state, decisions, updated_at) "
+    "SELECT u.k, '{}'::jsonb, 0, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, o) "
+    "ORDER BY u.o ON CONFLICT (flow_key) DO UPDATE SET flow_key = excluded.flow_key "
+    "RETURNING flow_key, state) "
+    "SELECT 's', s.flow_key, s.state::text FROM s "
+    "UNION ALL "
+    "SELECT 'l', NULL, row_to_json(l)::text FROM (SELECT * FROM agent_loads "
+    "WHERE agent_id = ANY(%s::bigint[]) ORDER BY agent_id FOR UPDATE) AS l")
+
+
+def lock_flows_and_loads(session: Session, keys: Sequence[str], agent_ids: Sequence[int],
+                         now: datetime) -> tuple[dict[str, dict[str, Any]],
+                                                 dict[int, loads.LoadRow]]:
+    """PostgreSQL: :func:`lock_flows` and ``loads.read(..., lock=True)`` in one statement."""
+    stored = {i: loads.LoadRow(i) for i in agent_ids}
+    if not keys:
+        return {}, (loads.read(session, agent_ids, lock=True) if agent_ids else stored)
+    states: dict[str, dict[str, Any]] = {}
+    rows = session.connection().exec_driver_sql(
+        _PG_LOCK_FLOWS_AND_LOADS, (now, sorted(keys), sorted(agent_ids)))
+    for kind, key, text in rows:
+        if kind == "s":
+            states[key] = dict(orjson.loads(text) or {})
+        else:
+            row = loads.from_json(orjson.loads(text))
+            stored[row.agent_id] = row
+    return states, stored
+
+
+def lock_keys(session: Session, leads: Sequence[BatchLead]) -> None:
+    """PostgreSQL: serialise the dedupe and idempotency checks of these leads with
+    other transactions checking the same keys (transaction-scoped advisory locks,
+    one per key, taken in sorted order in one statement), so the lookup after it
+    sees every earlier lead with a key in common, committed. The flow's routing
+    lock is then taken only for deciding and writing, as late as possible."""
+    locks = sorted({_lock_id(f"d:{x.campaign.id}:{k}") for x in leads for k in x.q.dedupe_keys}
+                   | {_lock_id(f"i:{x.source.id}:{x.sub.idempotency_key}") for x in leads
+                      if x.sub.idempotency_key is not None})
+    if locks:
+        session.connection().exec_driver_sql(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k",
+            (locks,))
+
+
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit number for an advisory lock (a collision only serialises
+    two unrelated keys)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big",
+                          signed=True)
 
 
 @dataclass

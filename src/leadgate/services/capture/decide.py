@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +27,23 @@ def facts_of(lead: BatchLead, now: datetime) -> dict[str, Any]:
                          created_at=lead.sub.received_at, now=now)
 
 
-def route(session: Session, snap: Snapshot, leads: Sequence[BatchLead],
-           states: dict[str, dict[str, Any]], now: datetime) -> None:
-    """Decide every lead in order; loads are read once for every pool member involved."""
-    work = []
+@dataclass
+class Plan:
+    """What deciding a batch needs, worked out before any lock: each lead with its
+    flow and facts, and the pool members whose loads are read."""
+
+    work: list[tuple[BatchLead, Any, dict[str, Any]]] = field(default_factory=list)
+    infos: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def agent_ids(self) -> list[int]:
+        return sorted(a.id for a in self.infos.values())
+
+
+def plan(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> Plan:
+    """The batch's routing work (pure CPU; leads of a campaign without a published flow
+    are left unassigned here)."""
+    out = Plan()
     for lead in leads:
         published = snap.flow_of(lead.campaign)
         if published is None:
@@ -38,14 +52,26 @@ def route(session: Session, snap: Snapshot, leads: Sequence[BatchLead],
                        reason="the campaign has no published flow")
             continue
         facts = facts_of(lead, now)
-        work.append((lead, published, facts))
+        out.work.append((lead, published, facts))
+    keys: set[str] = set()
+    for _lead, (flow, _v), facts in out.work:
+        keys |= flow_members(flow, snap.roster, facts)
+    out.infos = {k: snap.agents[k] for k in keys if k in snap.agents}
+    return out
+
+
+def route(session: Session, snap: Snapshot, leads: Sequence[BatchLead],
+          states: dict[str, dict[str, Any]], now: datetime, *,
+          planned: Plan | None = None,
+          stored: dict[int, loads.LoadRow] | None = None) -> None:
+    """Decide every lead in order; loads are read once for every pool member involved
+    (or were read with the routing locks: ``planned`` and ``stored``)."""
+    p = planned if planned is not None else plan(snap, leads, now)
+    work, infos = p.work, p.infos
     if not work:
         return
-    keys: set[str] = set()
-    for _lead, (flow, _v), facts in work:
-        keys |= flow_members(flow, snap.roster, facts)
-    infos = {k: snap.agents[k] for k in keys if k in snap.agents}
-    stored = loads.read(session, [a.id for a in infos.values()], lock=True)
+    if stored is None:
+        stored = loads.read(session, [a.id for a in infos.values()], lock=True)
     roster = Roster([Candidate(a.agent, stored[a.id].to_domain(a.agent, now))
                      for a in infos.values()])
     for lead, (flow, version), facts in work:

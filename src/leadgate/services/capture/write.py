@@ -3,7 +3,7 @@ leads on PostgreSQL), the answers, and the live notices."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,10 +23,10 @@ from leadgate.services.capture.tables import (
     OFFERS,
     STATE,
 )
-from leadgate.services.notify import Notice
+from leadgate.services.notify import CHANNEL, Notice
 from leadgate.services.routing import jsonable
 from leadgate.services.snapshot import Snapshot
-from leadgate.store.bulk import insert_many, insert_rows
+from leadgate.store.bulk import insert_many, insert_rows, pg_update, pg_upsert
 
 
 def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]:
@@ -47,8 +47,13 @@ def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]
 
 
 def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[str, Any]],
-           now: datetime) -> int:
-    """Every row of the batch, one statement per table; returns the jobs queued."""
+           now: datetime, *, notices: list[Notice] | None = None,
+           notify: Callable[[list[Notice]], list[str]] | None = None) -> int:
+    """Every row of the batch, one statement per table; returns the jobs queued.
+
+    ``notices`` receives the batch's live notices; ``notify`` (PostgreSQL) turns them
+    into the NOTIFY payloads sent by the batch's write statement, so the other
+    processes hear of the batch at its commit, with no transaction of their own."""
     if not leads:
         return 0
     snap = snapshot.cached(session)
@@ -120,23 +125,47 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             idem.append({"source_id": lead.source.id, "key": lead.sub.idempotency_key,
                          "body_hash": lead.sub.digest, "status_code": lead.result.status_code,
                          "response": lead.result.body, "created_at": now})
-    if assigned:
-        loads.record_assignments(session, assigned)
     routed = {x.flow_key for x in leads if x.decision is not None}
-    if routed:
-        session.execute(
-            STATE.update().where(STATE.c.flow_key == _bind("k"))
-            .values(state=_bind("s"), decisions=STATE.c.decisions + _bind("n"),
-                    updated_at=now),
-            [{"k": k, "s": jsonable(states[k or ""]),
-              "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
-             for k in sorted(routed, key=str)])
+    state_rows = [{"flow_key": k, "state": jsonable(states[k or ""]), "updated_at": now,
+                   "decisions": sum(1 for x in leads
+                                    if x.flow_key == k and x.decision is not None)}
+                  for k in sorted(routed, key=str)]
+    pg_parts: list[tuple[str, list[dict[str, Any]]]] = []
+    if session.get_bind().dialect.name == "postgresql":
+        # the loads and the routing state travel in the batch's one write statement
+        # below: every round trip here is made holding the flows' routing locks
+        load_rows = loads.assignment_rows(assigned)
+        if load_rows:
+            pg_parts.append((pg_upsert(session, loads.T, list(load_rows[0]),
+                                       loads.PG_ADD_ASSIGNMENTS), load_rows))
+        if state_rows:
+            pg_parts.append((pg_update(session, STATE, "flow_key", list(state_rows[0]),
+                                       _PG_STATE_SET), state_rows))
+    else:
+        if assigned:
+            loads.record_assignments(session, assigned)
+        if state_rows:
+            session.execute(
+                STATE.update().where(STATE.c.flow_key == _bind("k"))
+                .values(state=_bind("s"), decisions=STATE.c.decisions + _bind("n"),
+                        updated_at=now),
+                [{"k": r["flow_key"], "s": r["state"], "n": r["decisions"]}
+                 for r in state_rows])
     notifications.add_batch(outbox, snap, leads, now)  # nothing unless someone asked
     jobs.extend(outbox.write(session))
-    # one statement on PostgreSQL for everything the batch inserts once ids are known
+    told: tuple[str, list[str]] | None = None
+    if notices is not None:
+        notices.extend(notices_for(snap, leads, now))
+        if notify is not None and notices:
+            told = (CHANNEL, notify(notices))
+    # one statement on PostgreSQL for everything the batch writes once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
-                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)])
+                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)], pg_parts, told)
     return len(jobs)
+
+
+_PG_STATE_SET = ("state = u.state, decisions = t.decisions + u.decisions, "
+                 "updated_at = u.updated_at")
 
 
 def notices_for(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> list[Notice]:
