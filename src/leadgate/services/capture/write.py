@@ -23,6 +23,7 @@ from leadgate.services.capture.tables import (
     OFFERS,
     STATE,
 )
+from leadgate.services.market.queue import job_row as sell_job
 from leadgate.services.notify import Notice
 from leadgate.services.routing import jsonable
 from leadgate.services.snapshot import Snapshot
@@ -103,6 +104,9 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             jobs.append({"kind": "lead.reroute", "payload": {"lead_id": lead_id},
                          "status": "pending", "attempts": 0, "max_attempts": 8,
                          "run_after": max(lead.hold_until, now), "created_at": now})
+        if lead.status == "sell" and lead.decision is not None:  # the marketplace sells it
+            jobs.append(sell_job(lead_id, lead.decision, (snap.flow_of(lead.campaign)
+                                                          or (None,))[0], now))
         if lead.decision is not None and (fv := snap.flow_of(lead.campaign)) is not None:
             outbox.add(lead_id, plan_of(fv[0], lead.decision),
                        lambda lead=lead: facts_of(lead, now), now, flow_key=lead.flow_key,

@@ -5,7 +5,7 @@
 * ``pull`` - outcome ``queued`` into a pull queue (option ``queue``, default
   ``pull:<flow>:<rule>``); ``Decision.agents`` lists the pool members allowed to pull;
   option ``mode``: ``blind`` (default; "give me the next best lead") or ``selective``.
-* ``ping_tree`` / ``ping_post`` - outcome ``sell``; the target carries ``buyers`` (keys
+* ``ping_tree`` / ``ping_post`` / ``sell_weighted`` - outcome ``sell``; the target carries ``buyers`` (keys
   or mappings with a ``key``) and is handed to the auction service as is
   (``ping_post`` also ``timeout``, default 750ms; ``ping_tree`` ``order``).
 """
@@ -137,5 +137,16 @@ class PingPost(_Sell):
         return {"buyers": parse_buyers(data, path), "timeout": timeout.total_seconds()}
 
 
-for _m in (Shotgun(), Pull(), PingTree(), PingPost()):
+class SellWeighted(_Sell):
+    name = "sell_weighted"
+    description = "sell to one buyer by weight (fixed or rule prices): exact shares"
+    options = {"buyers": "buyer keys or {key: .., ...}; each buyer's weight is its share"}
+    example = {"method": "sell_weighted", "buyers": ["acme", "globex", "initech"]}
+
+    def parse_options(self, data: Mapping[str, Any], path: str,
+                      pool: Pool | None) -> dict[str, Any]:
+        return {"buyers": parse_buyers(data, path)}
+
+
+for _m in (Shotgun(), Pull(), PingTree(), PingPost(), SellWeighted()):
     register_method(_m)
