@@ -85,3 +85,21 @@ def parse_settings(data: Any, path: str = "market") -> MarketSettings:
     if data.get("returns") is not None:
         kw["returns"] = ReturnRules.parse(data["returns"], path=f"{path}.returns")
     return MarketSettings(**kw)
+
+
+_cache: dict[str, MarketSettings] = {}
+
+
+def current(uow: Any) -> MarketSettings:
+    """The stored ``market:`` settings (parsed once per content)."""
+    import json
+
+    from leadgate.store.market import MarketState
+
+    row = uow.session.get(MarketState, "config")
+    data = row.data if row is not None else None
+    k = json.dumps(data, sort_keys=True, default=str)
+    got = _cache.get(k)
+    if got is None:
+        got = _cache[k] = parse_settings(data)
+    return got

@@ -1,0 +1,140 @@
+"""Pinging buyers in parallel for a ping post auction.
+
+One event loop thread per process holds one ``httpx.AsyncClient`` (kept-alive
+connections to every buyer); :meth:`Pinger.ping_all` sends every ping at once and
+returns the answers that came back within the timeout. Pings still running when the
+timeout strikes are cancelled: a late answer is never waited for. A buyer's ping
+destination is an ``http`` destination (docs/delivery.md): its ``response`` rules read
+the bid (``price``) and the bid id (``external_id``) from the answer; a ``rejected``
+answer, or one without a price, is no bid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import httpx
+
+from leadgate.delivery import responses, signing
+from leadgate.delivery.base import Outcome
+from leadgate.delivery.http import auth_headers, build
+from leadgate.domain.market.amounts import CENT
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PingRequest:
+    buyer: str
+    config: Mapping[str, Any]  # the ping destination's http config
+    view: Mapping[str, Any]    # what the buyer is shown of the lead
+
+
+@dataclass(frozen=True)
+class PingAnswer:
+    buyer: str
+    outcome: Outcome
+    seconds: float             # from the start of the auction to the answer
+    status: int | None = None
+
+    @property
+    def bid(self) -> Decimal | None:
+        """The bid, when the answer accepted with a price above 0."""
+        if self.outcome.status != "accepted" or self.outcome.price is None:
+            return None
+        try:
+            amount = Decimal(str(self.outcome.price)).quantize(CENT)
+        except InvalidOperation:
+            return None
+        return amount if amount > 0 else None
+
+
+class Pinger:
+    """Parallel pings over one background event loop and one async HTTP client."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._transport = transport
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="leadgate-pinger",
+                                 daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._start()).result()
+
+    async def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=self._transport, follow_redirects=False,
+                limits=httpx.Limits(max_connections=500, max_keepalive_connections=200))
+        return self._client
+
+    def ping_all(self, requests: Sequence[PingRequest], timeout: float) -> list[PingAnswer]:
+        """Ping every buyer at once; the answers received within ``timeout`` seconds."""
+        if not requests:
+            return []
+        return self._run(self._all(requests, timeout))
+
+    async def _all(self, requests: Sequence[PingRequest],
+                   timeout: float) -> list[PingAnswer]:
+        client = await self._http()
+        t0 = time.perf_counter()
+        tasks = [asyncio.ensure_future(self._one(client, r, t0, timeout)) for r in requests]
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for t in pending:
+            t.cancel()
+        return [t.result() for t in done if not t.cancelled() and t.exception() is None]
+
+    async def _one(self, client: httpx.AsyncClient, r: PingRequest, t0: float,
+                   timeout: float) -> PingAnswer:
+        req = build(r.config, r.view)
+        headers = dict(req["headers"])
+        headers.update(auth_headers(r.config))
+        if r.config.get("sign"):
+            headers.update(signing.sign_headers(r.config["sign"], str(r.view.get("ping_ref")),
+                                                datetime.now(UTC), req["body"]))
+        try:
+            resp = await client.request(req["method"], req["url"], headers=headers,
+                                        content=req["body"].encode(), timeout=timeout)
+        except httpx.HTTPError as exc:
+            return PingAnswer(r.buyer, Outcome("error", f"{type(exc).__name__}: {exc}"),
+                              time.perf_counter() - t0)
+        outcome = responses.classify(resp.status_code, resp.text, r.config.get("response"))
+        return PingAnswer(r.buyer, outcome, time.perf_counter() - t0, resp.status_code)
+
+    def close(self) -> None:
+        loop, client = self._loop, self._client
+        if loop is None:
+            return
+        if client is not None:
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        self._loop = self._client = None
+
+
+_pinger = Pinger()
+
+
+def pinger() -> Pinger:
+    """The process's pinger (tests may :func:`set_pinger` their own)."""
+    return _pinger
+
+
+def set_pinger(p: Pinger) -> None:
+    global _pinger
+    _pinger = p
