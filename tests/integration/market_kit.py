@@ -50,6 +50,7 @@ class BuyerServer:
     bid: float | None = 10.0
     delay: float = 0.0
     accept: bool = True
+    post_delay: float = 0.0
     rec: Receiver | None = None
     pings: list[Received] = field(default_factory=list)
     posts: list[Received] = field(default_factory=list)
@@ -63,6 +64,8 @@ class BuyerServer:
                 return 200, {"bid": None}
             return 200, {"bid": self.bid, "bid_id": f"{self.key}-{len(self.pings)}"}
         self.posts.append(r)
+        if self.post_delay:
+            time.sleep(self.post_delay)
         return (200, {"result": "accepted", "id": f"{self.key}-lead"}) if self.accept else \
             (200, {"result": "rejected", "message": "not today"})
 

@@ -31,6 +31,7 @@ from leadgate.store.uow import UnitOfWork
 SECTIONS = ("campaigns", "sources", "teams", "agents", "destinations", "buyers", "flows")
 #: sections that are one mapping, not a list of keyed entries
 MAPPINGS = ("market",)
+SELL_METHODS = ("ping_tree", "ping_post", "sell_weighted")
 AGENT_ROW_KEYS = ("key", "name", "email", "teams", "status")
 
 
@@ -301,7 +302,7 @@ def unknown_buyers(flow: Flow, known: set[str]) -> list[tuple[str, str]]:
         targets.append(("fallback.to", flow.fallback.target))
     return [(f"{path}.buyers[{i}]", f"unknown buyer {k!r}")
             for path, t in targets for i, k in enumerate(t.options.get("buyers") or ())
-            if t.method in ("ping_tree", "ping_post") and k not in known]
+            if t.method in SELL_METHODS and k not in known]
 
 
 def keep_secrets(new: Any, old: Any) -> Any:
