@@ -12,8 +12,9 @@ two conditional UPDATEs in one transaction::
      WHERE buyer_key = :buyer AND (day_start <> :day OR day_count < :daily_cap)
        AND (day_start <> :day OR day_spent + :price <= :daily_budget) ...
 
-and a ``sales`` row (unique per lead and buyer). Either UPDATE matching no row refuses
-the sale (the savepoint is rolled back). On PostgreSQL the row lock taken by the first
+after inserting the ``sales`` row (unique per lead and buyer). Either UPDATE matching no
+row refuses the sale (the savepoint is rolled back). Every sale takes its locks in the
+same order (sale key, lead, buyer), so concurrent sales never deadlock. On PostgreSQL the row lock taken by the first
 UPDATE makes a concurrent sale of the same buyer wait and re-check the WHERE against
 the committed counts, so two processes can never push a buyer past a cap or a budget,
 nor sell an exclusive lead twice; SQLite serialises writers. Nothing here scans sales.
@@ -112,12 +113,18 @@ def load_of(b: Buyer, row: mk.BuyerLoadRow | None, now: datetime,
 
 def ensure_lead(uow: UnitOfWork, lead_id: int, source_key: str | None,
                 now: datetime) -> mk.MarketLead:
-    row = uow.session.get(mk.MarketLead, lead_id)
+    s = uow.session
+    row = s.get(mk.MarketLead, lead_id)
     if row is None:
-        row = mk.MarketLead(lead_id=lead_id, source_key=source_key, sales=0, exclusive=False,
-                            revenue=0, cost=0, credited=0, charged_back=0, updated_at=now)
-        uow.session.add(row)
-        uow.session.flush()
+        try:
+            with s.begin_nested():  # a twin job may insert it at the same moment
+                s.add(mk.MarketLead(lead_id=lead_id, source_key=source_key, sales=0,
+                                    exclusive=False, revenue=0, cost=0, credited=0,
+                                    charged_back=0, updated_at=now))
+        except IntegrityError:
+            pass
+        row = s.get(mk.MarketLead, lead_id, populate_existing=True)
+    assert row is not None
     return row
 
 
@@ -137,15 +144,17 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
     p, pay = cents(price), cents(payout)
     try:
         with s.begin_nested():
-            if s.execute(_lead_update(buyer, lead_id, p, pay, now)).rowcount != 1:
-                raise Refused("sold_out")
-            if s.execute(_load_update(buyer, p, now)).rowcount != 1:
-                raise Refused("capped")
+            # the sale row first: a twin job selling the same lead to the same buyer
+            # waits here holding nothing, then fails on the unique (lead, buyer) key
             sale = mk.Sale(lead_id=lead_id, buyer_key=buyer.key, method=method, price=p,
                            payout=pay, exclusive=buyer.exclusive, bid_id=bid_id,
                            status="pending", sold_at=now)
             s.add(sale)
             s.flush()
+            if s.execute(_lead_update(buyer, lead_id, p, pay, now)).rowcount != 1:
+                raise Refused("sold_out")
+            if s.execute(_load_update(buyer, p, now)).rowcount != 1:
+                raise Refused("capped")
     except IntegrityError:
         raise Refused("already_sold_to_buyer") from None
     return sale
@@ -203,7 +212,6 @@ def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None
     for _key, (w, col) in _BUDGET_COLUMN.items():
         start = LOADS.c[f"{w}_start"]
         vals[col] = case((start == starts[w], LOADS.c[col] - sale.price), else_=LOADS.c[col])
-    s.execute(update(LOADS).where(LOADS.c.buyer_key == buyer.key).values(**vals))
     lv: dict[str, Any] = {
         "sales": LEADS.c.sales - 1, "revenue": LEADS.c.revenue - sale.price,
         "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost - sale.payout),
@@ -211,6 +219,7 @@ def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None
     if sale.exclusive:
         lv["exclusive"] = False
     s.execute(update(LEADS).where(LEADS.c.lead_id == sale.lead_id).values(**lv))
+    s.execute(update(LOADS).where(LOADS.c.buyer_key == buyer.key).values(**vals))
     s.delete(sale)
     s.flush()
 

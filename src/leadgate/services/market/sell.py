@@ -68,6 +68,7 @@ class Sold:
     price: Decimal | None = None
     trace: dict[str, Any] = field(default_factory=dict)
     posts: list[dict[str, Any]] = field(default_factory=list)
+    also: list[str] = field(default_factory=list)  # every buyer (ping tree shared sales)
 
 
 def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | None:
@@ -168,8 +169,13 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                       method="ping_tree", bid_id=None, within=left)
         sold.posts.append(post)
         if post["result"] == "sold":
-            sold.buyer, sold.price = buyer.key, step.price
-            break
+            if sold.buyer is None:
+                sold.buyer, sold.price = buyer.key, step.price
+            sold.also.append(buyer.key)
+            if buyer.exclusive:
+                break
+            # a shared sale: the tree goes on to sell the lead again, up to each buyer's
+            # limit (the reservation refuses exclusive buyers and full leads: sold_out)
     return sold
 
 
@@ -282,7 +288,8 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
     if sold.buyer is not None:
         lead.status, lead.queue = "sold", None
         timeline.record(uow, lead, "sold", now, actor="market", method=sold.method,
-                        buyer=sold.buyer, price=show(sold.price), trace=trace)
+                        buyer=sold.buyer, price=show(sold.price),
+                        buyers=sold.also or [sold.buyer], trace=trace)
         return
     queue = str(payload.get("fallback") or "unassigned")
     lead.status = "queued" if queue != "unassigned" else "unassigned"
