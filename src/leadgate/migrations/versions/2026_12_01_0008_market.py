@@ -22,6 +22,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as b:
+        b.add_column(sa.Column("buyer_key", sa.String(length=64), nullable=True))
     op.create_table(
         "buyers",
         sa.Column("id", m.IdType, nullable=False),
@@ -141,3 +143,5 @@ def downgrade() -> None:
     op.drop_table("market_leads")
     op.drop_table("buyer_loads")
     op.drop_table("buyers")
+    with op.batch_alter_table("users", schema=None) as b:
+        b.drop_column("buyer_key")

@@ -236,3 +236,12 @@ def ensure_load_rows(uow: UnitOfWork, keys: Iterable[str], now: datetime) -> Non
         mk.BuyerLoadRow.buyer_key.in_(list(keys)))))
     for k in set(keys) - have:
         uow.session.add(mk.BuyerLoadRow(buyer_key=k, updated_at=now, **ZERO_LOAD))
+
+
+def check_budget(buyer: Buyer, cands: list[BuyerCandidate], price: Decimal,
+                 facts: Mapping[str, Any], now: datetime) -> bool:
+    """Whether ``buyer`` could pay ``price`` now (its budgets and caps with that price)."""
+    from leadgate.domain.market.buyers import eligibility
+
+    load = next((c.load for c in cands if c.buyer.key == buyer.key), BuyerLoad())
+    return not eligibility(buyer, load, facts, now, price=price)
