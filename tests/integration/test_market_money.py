@@ -196,3 +196,31 @@ def test_returns_buyer_sees_only_its_purchases_rules_window_and_review(
                                                        "rate": 0.6667}
     lead_money = client.get(f"/v1/leads/{first}/market", headers=boss).json()["money"]
     assert lead_money["credited"] == "20.00" and lead_money["margin"] == "0.00"
+
+
+def test_console_buyers_returns_queue_and_the_auction_trace_on_the_lead_page(
+        client: TestClient, app: App, market: dict[str, BuyerServer]) -> None:
+    from tests.integration.test_console_pages import csrf_of, login
+
+    acme = {"Authorization": f"Bearer {token(app, 'acme@example.com', 'buyer', 'acme')}"}
+    token(app, "boss@example.com", "manager")
+    lead_id = sold_lead(client, app, "+91 98000 00021")
+    sale = client.get("/v1/sales", headers=acme).json()["items"][0]
+    ret = client.post(f"/v1/sales/{sale['id']}/return", json={"reason": "fraud"},
+                      headers=acme).json()
+    assert login(client, "boss@example.com").status_code == 303
+    page = client.get("/console/buyers")
+    assert page.status_code == 200
+    assert 'id="buyer-acme"' in page.text and "100% of 1" in page.text
+    lead_page = client.get(f"/console/leads/{lead_id}")
+    assert 'id="market-trace"' in lead_page.text
+    assert "won with 20.00" in lead_page.text and "globex" in lead_page.text
+    queue = client.get("/console/returns")
+    assert f'id="return-{ret["id"]}"' in queue.text
+    r = client.post(f"/console/returns/{ret['id']}/refuse",
+                    data={"csrf_token": csrf_of(queue), "note": "looks fine"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    done = client.get("/v1/returns", headers=manager(app)).json()["items"][0]
+    assert (done["status"], done["code"], done["text"]) == (
+        "refused", "refused_by_manager", "looks fine")

@@ -282,9 +282,14 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
 def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, Any],
               now: datetime) -> None:
     trace = dict(sold.trace) | {"posts": sold.posts}
-    ml = uow.session.get(mk.MarketLead, lead.id)
+    ml = uow.session.get(mk.MarketLead, lead.id, populate_existing=True,
+                         with_for_update=uow.dialect == "postgresql")
     if ml is not None:
         ml.trace, ml.updated_at = trace, now
+    if sold.buyer is None and ml is not None and ml.sales > 0:
+        # a twin job (a redelivered one) sold it meanwhile: it stays sold
+        lead.status, lead.queue = "sold", None
+        return
     if sold.buyer is not None:
         lead.status, lead.queue = "sold", None
         timeline.record(uow, lead, "sold", now, actor="market", method=sold.method,
