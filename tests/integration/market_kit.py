@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from tests.receivers import Receiver, Received, http_receiver
+from tests.receivers import Received, Receiver, http_receiver
 
 from leadgate.bootstrap import App
 from leadgate.services import jobs

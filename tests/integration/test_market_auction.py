@@ -113,7 +113,7 @@ def test_no_bid_above_the_reserve_goes_to_the_fallback_queue(app: App) -> None:
         apply_setup(app, setup_text(srv, BIDDERS, TO, "market: {reserve: 5}\n"))
         lead_id = capture(app, 1)
         drain(app)
-    lead, ml, sales = lead_row(app, lead_id)
+    lead, _ml, sales = lead_row(app, lead_id)
     assert (lead.status, lead.queue, sales) == ("queued", "unsold", [])
     ev = sale_event(app, lead_id)
     assert ev["type"] == "unsold" and ev["queue"] == "unsold"

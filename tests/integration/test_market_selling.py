@@ -92,7 +92,7 @@ def test_ping_tree_offers_in_turn_until_one_accepts(app: App) -> None:
                                                "initech]}"))
         lead_id = capture(app, 1)
         drain(app)
-    lead, ml, sales = lead_row(app, lead_id)
+    lead, _ml, sales = lead_row(app, lead_id)
     assert lead.status == "sold"
     assert [(s.buyer_key, s.price, s.status) for s in sales] == [("globex", 2000, "sold")]
     assert len(srv["acme"].posts) == 1 and len(srv["globex"].posts) == 1

@@ -24,8 +24,8 @@ from leadgate.domain.errors import InvalidConfig
 from leadgate.domain.routing import Flow, parse_flow
 from leadgate.services import security
 from leadgate.services.market import setup as market_setup
-from leadgate.store.market import Buyer
 from leadgate.store import models as m
+from leadgate.store.market import Buyer
 from leadgate.store.uow import UnitOfWork
 
 SECTIONS = ("campaigns", "sources", "teams", "agents", "destinations", "buyers", "flows")

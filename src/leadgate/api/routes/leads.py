@@ -9,10 +9,10 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
+from leadgate.api import market_hook
 from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep
 from leadgate.api.errors import PROBLEM
 from leadgate.domain.errors import Forbidden, MalformedRequest
-from leadgate.api import market_hook
 from leadgate.services import capture, leads, snapshot, textsafety
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])

@@ -14,10 +14,11 @@ two conditional UPDATEs in one transaction::
 
 after inserting the ``sales`` row (unique per lead and buyer). Either UPDATE matching no
 row refuses the sale (the savepoint is rolled back). Every sale takes its locks in the
-same order (sale key, lead, buyer), so concurrent sales never deadlock. On PostgreSQL the row lock taken by the first
-UPDATE makes a concurrent sale of the same buyer wait and re-check the WHERE against
-the committed counts, so two processes can never push a buyer past a cap or a budget,
-nor sell an exclusive lead twice; SQLite serialises writers. Nothing here scans sales.
+same order (sale key, lead, buyer), so concurrent sales never deadlock. On PostgreSQL
+the row lock taken by an UPDATE makes a concurrent sale of the same buyer wait and
+re-check the WHERE against the committed counts, so two processes can never push a
+buyer past a cap or a budget, nor sell an exclusive lead twice; SQLite serialises
+writers. Nothing here scans sales.
 
 A sale is *reserved* (status ``pending``) before the lead is posted to the buyer and
 committed, so other workers count it; :func:`release` undoes it when the buyer rejects.
@@ -29,9 +30,9 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, false, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, case, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.domain.market.amounts import CENT
@@ -48,8 +49,8 @@ from leadgate.services.market.setup import ZERO_LOAD
 from leadgate.store import market as mk
 from leadgate.store.uow import UnitOfWork
 
-LOADS = mk.BuyerLoadRow.__table__
-LEADS = mk.MarketLead.__table__
+LOADS = cast(Table, mk.BuyerLoadRow.__table__)
+LEADS = cast(Table, mk.MarketLead.__table__)
 WINDOWS = ("hour", "day", "week", "month")
 _BUDGET_COLUMN = {"daily": ("day", "day_spent"), "monthly": ("month", "month_spent")}
 
@@ -151,13 +152,17 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
                            status="pending", sold_at=now)
             s.add(sale)
             s.flush()
-            if s.execute(_lead_update(buyer, lead_id, p, pay, now)).rowcount != 1:
+            if _rows(s.execute(_lead_update(buyer, lead_id, p, pay, now))) != 1:
                 raise Refused("sold_out")
-            if s.execute(_load_update(buyer, p, now)).rowcount != 1:
+            if _rows(s.execute(_load_update(buyer, p, now))) != 1:
                 raise Refused("capped")
     except IntegrityError:
         raise Refused("already_sold_to_buyer") from None
     return sale
+
+
+def _rows(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _lead_update(buyer: Buyer, lead_id: int, p: int, pay: int, now: datetime) -> Any:

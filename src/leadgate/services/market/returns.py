@@ -7,9 +7,9 @@ money row. Money per lead: revenue - credits - supplier cost = margin."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 
 from leadgate.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from leadgate.domain.market.amounts import show
@@ -30,7 +30,7 @@ from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
-ML = mk.MarketLead.__table__
+ML = cast(Table, mk.MarketLead.__table__)
 
 
 def _domain_sale(row: mk.Sale, supplier: str | None) -> Sale:

@@ -38,8 +38,12 @@ from sqlalchemy.exc import IntegrityError
 from leadgate.delivery.base import Outcome
 from leadgate.delivery.market import PingRequest, pinger
 from leadgate.domain.market.amounts import show
-from leadgate.domain.market.auction import DEFAULT_TIMEOUT, Bid, decide_auction, \
-    next_after_rejection
+from leadgate.domain.market.auction import (
+    DEFAULT_TIMEOUT,
+    Bid,
+    decide_auction,
+    next_after_rejection,
+)
 from leadgate.domain.market.buyers import Buyer, BuyerCandidate
 from leadgate.domain.market.ping_tree import order_ping_tree
 from leadgate.domain.market.trace import check
@@ -196,6 +200,7 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
         dest = _destination(uow, b.ping)
         if dest is not None:
             requests.append(PingRequest(b.key, deliveries.spec_of(dest).config, shown))
+    uow.commit()  # no transaction (nor SQLite's write lock) is held while pinging
     started = time.perf_counter()
     answers = pinger().ping_all(requests, timeout.total_seconds())
     ping_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -253,7 +258,9 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
                        idempotency_key=uuid.uuid4().hex, status="sending", attempts=1,
                        attempts_offset=0, position=0, created_at=now, updated_at=now)
         uow.session.add(d)
-    uow.commit()  # the reservation counts for every other worker from here on
+    # the reservation counts for every other worker from here on, and no transaction
+    # (nor SQLite's write lock) is held during the post
+    uow.commit()
     outcome = Outcome("accepted", "the buyer has no destination: bought on record")
     if dest is not None and d is not None:
         spec = deliveries.spec_of(dest)

@@ -5,9 +5,10 @@
 * ``pull`` - outcome ``queued`` into a pull queue (option ``queue``, default
   ``pull:<flow>:<rule>``); ``Decision.agents`` lists the pool members allowed to pull;
   option ``mode``: ``blind`` (default; "give me the next best lead") or ``selective``.
-* ``ping_tree`` / ``ping_post`` / ``sell_weighted`` - outcome ``sell``; the target carries ``buyers`` (keys
-  or mappings with a ``key``) and is handed to the auction service as is
-  (``ping_post`` also ``timeout``, default 750ms; ``ping_tree`` ``order``).
+* ``ping_tree`` / ``ping_post`` / ``sell_weighted`` - outcome ``sell``; the target
+  carries ``buyers`` (keys or mappings with a ``key``) and is handed to the market
+  service (services/market) as is (``ping_post`` also ``timeout``, default 750ms;
+  ``ping_tree`` ``order``).
 """
 
 from __future__ import annotations
