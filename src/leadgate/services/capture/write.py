@@ -23,6 +23,7 @@ from leadgate.services.capture.tables import (
     OFFERS,
     STATE,
 )
+from leadgate.services.market.queue import MARKET_LEADS, market_row
 from leadgate.services.market.queue import job_row as sell_job
 from leadgate.services.notify import Notice
 from leadgate.services.routing import jsonable
@@ -71,6 +72,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
     ids = insert_rows(session, LEADS, rows, ids=True)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
     offer_rows: list[dict[str, Any]] = []
+    market: list[dict[str, Any]] = []
     outbox = deliveries.Batch()
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
@@ -107,6 +109,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
         if lead.status == "sell" and lead.decision is not None:  # the marketplace sells it
             jobs.append(sell_job(lead_id, lead.decision, (snap.flow_of(lead.campaign)
                                                           or (None,))[0], now))
+            market.append(market_row(lead_id, lead.source.key, now))
         if lead.decision is not None and (fv := snap.flow_of(lead.campaign)) is not None:
             outbox.add(lead_id, plan_of(fv[0], lead.decision),
                        lambda lead=lead: facts_of(lead, now), now, flow_key=lead.flow_key,
@@ -138,7 +141,8 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
     jobs.extend(outbox.write(session))
     # one statement on PostgreSQL for everything the batch inserts once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
-                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)])
+                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem),
+                          (MARKET_LEADS, market)])
     return len(jobs)
 
 

@@ -89,7 +89,7 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
         select(mk.BuyerLoadRow).where(mk.BuyerLoadRow.buyer_key.in_(list(buyers))))}
     ml = s.get(mk.MarketLead, lead_id) if lead_id is not None else None
     bought = set(s.scalars(select(mk.Sale.buyer_key).where(mk.Sale.lead_id == lead_id))
-                 ) if lead_id is not None else set()
+                 ) if ml is not None and ml.sales else set()  # a new lead: no query
     out = []
     for key, b in buyers.items():
         out.append(BuyerCandidate(b, load_of(b, rows.get(key), now, ml, key in bought)))
@@ -229,11 +229,22 @@ def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None
     s.flush()
 
 
-def count(uow: UnitOfWork, buyer_key: str, **by: int) -> None:
-    """Add to a buyer's console counters (offered, bids, accepted, rejected)."""
-    if by:
-        uow.session.execute(update(LOADS).where(LOADS.c.buyer_key == buyer_key).values(
-            **{k: LOADS.c[k] + v for k, v in by.items()}))
+COUNTERS = ("offered", "bids", "accepted", "rejected")
+
+
+def count_all(uow: UnitOfWork, counts: Mapping[str, Mapping[str, int]]) -> None:
+    """Add a sale's counters (offered, bids, accepted, rejected per buyer) to the
+    buyers' rows in ONE statement (rows locked in key order, like every sale's)."""
+    keys = sorted(k for k, c in counts.items() if any(c.values()))
+    if not keys:
+        return
+    vals: dict[str, Any] = {}
+    for col in COUNTERS:
+        whens = [(LOADS.c.buyer_key == k, counts[k].get(col, 0)) for k in keys
+                 if counts[k].get(col, 0)]
+        if whens:
+            vals[col] = LOADS.c[col] + case(*whens, else_=0)
+    uow.session.execute(update(LOADS).where(LOADS.c.buyer_key.in_(keys)).values(**vals))
 
 
 def ensure_load_rows(uow: UnitOfWork, keys: Iterable[str], now: datetime) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -73,6 +74,8 @@ class Sold:
     trace: dict[str, Any] = field(default_factory=dict)
     posts: list[dict[str, Any]] = field(default_factory=list)
     also: list[str] = field(default_factory=list)  # every buyer (ping tree shared sales)
+    #: buyer -> counter -> n, added to ``buyer_loads`` in the job's last transaction
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
 
 def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | None:
@@ -86,8 +89,9 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
     settings = current(uow)
     buyers = ledger.load_buyers(uow, keys)
-    ledger.ensure_lead(uow, lead.id, lead.source.key if lead.source else None, now)
-    uow.commit()  # the lead's market row exists before any sale competes for it
+    # written with the lead by capture; a lead routed to sale later gets it here
+    ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
+        uow, lead.id, lead.source.key if lead.source else None, now)
     from leadgate.services.routing import lead_facts
 
     facts = lead_facts(lead, now)
@@ -97,14 +101,13 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     elif method == "ping_tree":
         sold = _tree(uow, lead, buyers, facts, now, target, settings, t0)
     else:
-        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0)
+        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted)
     sold.trace["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     missing = [k for k in keys if k not in buyers]
     if missing:
         sold.trace["unknown_buyers"] = missing
     _conclude(uow, lead, sold, payload, now)
-    uow.commit()
-    return sold
+    return sold  # the worker commits it with the job's "done" (one transaction)
 
 
 def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
@@ -134,7 +137,7 @@ def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
         state_row.data, state_row.updated_at = dict(sale.state), now
         for dest in buyer.destinations[:1]:
             deliveries.queue_direct(uow, lead.id, dest, now)
-        ledger.count(uow, buyer.key, offered=1, accepted=1)
+        sold.counts[buyer.key].update(offered=1, accepted=1)
         sold.buyer, sold.price = buyer.key, sale.price
         return sold
 
@@ -170,7 +173,7 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             break
         buyer = buyers[step.buyer]
         post = _offer(uow, lead, buyer, step.price, settings.margin.payout(step.price), now,
-                      method="ping_tree", bid_id=None, within=left)
+                      method="ping_tree", bid_id=None, within=left, sold=sold)
         sold.posts.append(post)
         if post["result"] == "sold":
             if sold.buyer is None:
@@ -185,30 +188,26 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
 
 def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
              facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
-             settings: MarketSettings, t0: float) -> Sold:
+             settings: MarketSettings, t0: float, quoted: int | None) -> Sold:
     timeout = (parse_duration(target["timeout"], path="timeout")
                if target.get("timeout") is not None else DEFAULT_TIMEOUT)
     cands = ledger.candidates(uow, buyers, lead.id, now)
     view = deliveries.lead_view(lead, None)
     ref = uuid.uuid4().hex
     shown = settings.ping_view(view) | {"ping_ref": ref}
-    requests = []
-    for c in cands:
-        b = c.buyer
-        if b.pricing.kind != "bid" or not b.ping or check(c, facts, now):
-            continue  # priced buyers need no ping; ineligible ones are never pinged
-        dest = _destination(uow, b.ping)
-        if dest is not None:
-            requests.append(PingRequest(b.key, deliveries.spec_of(dest).config, shown))
+    to_ping = [c.buyer for c in cands if c.buyer.pricing.kind == "bid" and c.buyer.ping
+               and not check(c, facts, now)]  # ineligible buyers are never pinged
+    dests = _destinations(uow, [b.ping for b in to_ping if b.ping] + [
+        b.destinations[0] for b in buyers.values() if b.destinations])
+    requests = [PingRequest(b.key, deliveries.spec_of(dests[b.ping]).config, shown)
+                for b in to_ping if b.ping in dests]
     uow.commit()  # no transaction (nor SQLite's write lock) is held while pinging
     started = time.perf_counter()
     answers = pinger().ping_all(requests, timeout.total_seconds())
     ping_ms = round((time.perf_counter() - started) * 1000, 3)
     bids = [Bid(a.buyer, a.bid, timedelta(seconds=a.seconds)) for a in answers]
     bid_ids = {a.buyer: a.outcome.external_id for a in answers}
-    quoted = uow.session.get(mk.MarketLead, lead.id)
-    reserve = settings.reserve
-    decision = decide_auction(bids, cands, facts, now, reserve_price=reserve,
+    decision = decide_auction(bids, cands, facts, now, reserve_price=settings.reserve,
                               margin=settings.margin, timeout=timeout)
     sold = Sold("ping_post")
     posts: list[dict[str, Any]] = []
@@ -218,10 +217,10 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             break
         w = decision.winner
         buyer = buyers[w.buyer]
-        payout = w.payout if quoted is None or quoted.quoted is None else ledger.money(
-            quoted.quoted)
+        payout = w.payout if quoted is None else ledger.money(quoted)
         post = _offer(uow, lead, buyer, w.amount, payout, now, method="ping_post",
-                      bid_id=bid_ids.get(w.buyer), within=left)
+                      bid_id=bid_ids.get(w.buyer), within=left, dests=dests,
+                      sold=sold)
         posts.append(post)
         if post["result"] == "sold":
             sold.buyer, sold.price = buyer.key, w.amount
@@ -230,20 +229,28 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     sold.trace = decision.to_dict() | {"pinged": [r.buyer for r in requests],
                                        "ping_ms": ping_ms, "ping_ref": ref}
     sold.posts = posts
-    with_bid = {a.buyer for a in answers if a.bid is not None}
-    for r in sorted(requests, key=lambda r: r.buyer):
-        ledger.count(uow, r.buyer, offered=1, bids=int(r.buyer in with_bid))
+    for r in requests:
+        sold.counts[r.buyer]["offered"] += 1
+    for a in answers:
+        sold.counts[a.buyer]["bids"] += a.bid is not None
     return sold
 
 
 def _destination(uow: UnitOfWork, key: str) -> m.Destination | None:
-    row = uow.session.scalar(select(m.Destination).where(m.Destination.key == key))
-    return row if row is not None and row.active else None
+    return _destinations(uow, [key]).get(key)
+
+
+def _destinations(uow: UnitOfWork, keys: list[str]) -> dict[str, m.Destination]:
+    """The active destinations among ``keys``, in one query."""
+    if not keys:
+        return {}
+    rows = uow.session.scalars(select(m.Destination).where(m.Destination.key.in_(keys)))
+    return {r.key: r for r in rows if r.active}
 
 
 def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: Decimal,
-           now: datetime, *, method: str, bid_id: str | None, within: float
-           ) -> dict[str, Any]:
+           now: datetime, *, method: str, bid_id: str | None, within: float,
+           sold: Sold, dests: dict[str, m.Destination] | None = None) -> dict[str, Any]:
     """Reserve the sale (committed), post the full lead, then keep or release it."""
     line: dict[str, Any] = {"buyer": buyer.key, "price": show(price), "bid_id": bid_id}
     try:
@@ -251,7 +258,9 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
                               bid_id=bid_id)
     except ledger.Refused as exc:
         return line | {"result": "refused", "reason": exc.code}
-    dest = _destination(uow, buyer.destinations[0]) if buyer.destinations else None
+    first = buyer.destinations[0] if buyer.destinations else None
+    dest = None if first is None else (dests[first] if dests and first in dests else
+                                        _destination(uow, first))
     d = None
     if dest is not None:
         d = m.Delivery(lead_id=lead.id, destination_key=dest.key,
@@ -276,12 +285,11 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
         line |= {"delivery": d.id, "ms": ms}
     if outcome.status == "accepted":
         sale.status, sale.external_id = "sold", outcome.external_id
-        ledger.count(uow, buyer.key, accepted=1)
-        uow.commit()
-        return line | {"result": "sold", "sale": sale.id}
+        sold.counts[buyer.key]["accepted"] += 1
+        return line | {"result": "sold", "sale": sale.id}  # committed with the job
     ledger.release(uow, buyer, sale, now)
-    ledger.count(uow, buyer.key, rejected=1)
-    uow.commit()
+    uow.commit()  # one buyer row per transaction: sales never wait on each other in a cycle
+    sold.counts[buyer.key]["rejected"] += 1
     return line | {"result": "rejected" if outcome.status != "error" else "error",
                    "reason": outcome.reason}
 
@@ -289,8 +297,10 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
 def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, Any],
               now: datetime) -> None:
     trace = dict(sold.trace) | {"posts": sold.posts}
+    # the lead's row first, then the buyers' rows: the order every sale takes its locks
     ml = uow.session.get(mk.MarketLead, lead.id, populate_existing=True,
                          with_for_update=uow.dialect == "postgresql")
+    ledger.count_all(uow, sold.counts)
     if ml is not None:
         ml.trace, ml.updated_at = trace, now
     if sold.buyer is None and ml is not None and ml.sales > 0:
