@@ -7,7 +7,9 @@ What runs (all on this machine, 127.0.0.1 only):
 
 - a fresh database built by the migrations (SQLite file, or PostgreSQL with ``--db
   postgresql``) with one campaign whose flow sells every lead by ``ping_post`` to 20
-  ``price: bid`` buyers; every buyer has its own ``ThreadingHTTPServer`` answering
+  ``price: bid`` buyers; every buyer has its own ``ThreadingHTTPServer`` (all 20 in a
+  child process, so their threads do not compete with leadgate's for the bench
+  process's interpreter lock) answering
   ``/ping`` after a random latency (uniform 5..``--max-latency-ms``, default 900 ms, so
   most auctions have a buyer answering after the timeout) with a random bid of 1..50,
   and ``/post`` at once with an acceptance;
@@ -107,6 +109,35 @@ def buyer_server(key: str, max_latency: float, rng: random.Random) -> Iterator[s
         server.server_close()
 
 
+def serve_buyers(n: int, max_latency: float, seed: int, ports: Any, stop: Any) -> None:
+    """In a child process (so buyers' threads do not share the bench's interpreter
+    lock): ``n`` buyer servers; their ports go to ``ports``; runs until ``stop``."""
+    rng = random.Random(seed)
+    with ExitStack() as stack:
+        urls = [stack.enter_context(buyer_server(f"b{i:02d}", max_latency, rng))
+                for i in range(n)]
+        ports.put(urls)
+        stop.wait()
+
+
+@contextmanager
+def buyer_process(n: int, max_latency: float, seed: int) -> Iterator[list[str]]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    ports, stop = ctx.Queue(), ctx.Event()
+    proc = ctx.Process(target=serve_buyers, args=(n, max_latency, seed, ports, stop),
+                       daemon=True)
+    proc.start()
+    try:
+        yield ports.get(timeout=60)
+    finally:
+        stop.set()
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+
+
 def setup_text(urls: dict[str, str], timeout_ms: int) -> str:
     keys = sorted(urls)
     dests = "\n".join(
@@ -145,7 +176,7 @@ flows:
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 @contextmanager
@@ -161,11 +192,10 @@ def database(kind: str) -> Iterator[str]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    rng = random.Random(args.seed)
     with ExitStack() as stack:
-        urls = {f"b{i:02d}": stack.enter_context(
-            buyer_server(f"b{i:02d}", args.max_latency_ms / 1000, rng))
-            for i in range(BUYERS)}
+        served = stack.enter_context(buyer_process(BUYERS, args.max_latency_ms / 1000,
+                                                   args.seed))
+        urls = {f"b{i:02d}": u for i, u in enumerate(served)}
         url = stack.enter_context(database(args.db))
         app: App = bootstrap(Settings(database_url=url, environment="test",
                                       embedded_worker=False, pool_size=args.threads + 4),
@@ -251,7 +281,8 @@ def render(r: dict[str, Any]) -> str:
     ]
     return (
         f"{'SQLite file' if r['db'] == 'sqlite' else 'PostgreSQL 127.0.0.1'}, a fresh "
-        "database; 20 `price: bid` buyers, each its own `ThreadingHTTPServer` answering a "
+        "database; 20 `price: bid` buyers, each its own `ThreadingHTTPServer` (in a child "
+        "process) answering a "
         f"ping after a random 5..{r['max_latency_ms']} ms with a bid of 1..50 (so nearly "
         "every auction has buyers answering after the timeout) and a post at once; the "
         f"jobs run in {r['threads']} threads of the bench process with the worker's own "

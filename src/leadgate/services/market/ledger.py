@@ -32,7 +32,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, case, false, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.domain.market.amounts import CENT
@@ -234,17 +244,16 @@ COUNTERS = ("offered", "bids", "accepted", "rejected")
 
 def count_all(uow: UnitOfWork, counts: Mapping[str, Mapping[str, int]]) -> None:
     """Add a sale's counters (offered, bids, accepted, rejected per buyer) to the
-    buyers' rows in ONE statement (rows locked in key order, like every sale's)."""
-    keys = sorted(k for k, c in counts.items() if any(c.values()))
-    if not keys:
-        return
-    vals: dict[str, Any] = {}
-    for col in COUNTERS:
-        whens = [(LOADS.c.buyer_key == k, counts[k].get(col, 0)) for k in keys
-                 if counts[k].get(col, 0)]
-        if whens:
-            vals[col] = LOADS.c[col] + case(*whens, else_=0)
-    uow.session.execute(update(LOADS).where(LOADS.c.buyer_key.in_(keys)).values(**vals))
+    buyers' rows: one cached statement run for each buyer, in key order (the order
+    every sale locks buyers' rows in)."""
+    rows = [{"k": k, **{c: counts[k].get(c, 0) for c in COUNTERS}}
+            for k in sorted(counts) if any(counts[k].values())]
+    if rows:
+        uow.session.execute(_COUNT, rows)
+
+
+_COUNT = update(LOADS).where(LOADS.c.buyer_key == bindparam("k")).values(
+    **{c: LOADS.c[c] + bindparam(c) for c in COUNTERS})
 
 
 def ensure_load_rows(uow: UnitOfWork, keys: Iterable[str], now: datetime) -> None:

@@ -199,7 +199,7 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                and not check(c, facts, now)]  # ineligible buyers are never pinged
     dests = _destinations(uow, [b.ping for b in to_ping if b.ping] + [
         b.destinations[0] for b in buyers.values() if b.destinations])
-    requests = [PingRequest(b.key, deliveries.spec_of(dests[b.ping]).config, shown)
+    requests = [PingRequest(b.key, _config(dests[b.ping]), shown)
                 for b in to_ping if b.ping in dests]
     uow.commit()  # no transaction (nor SQLite's write lock) is held while pinging
     started = time.perf_counter()
@@ -238,6 +238,18 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
 
 def _destination(uow: UnitOfWork, key: str) -> m.Destination | None:
     return _destinations(uow, [key]).get(key)
+
+
+_configs: dict[tuple[str, datetime], Mapping[str, Any]] = {}
+
+
+def _config(dest: m.Destination) -> Mapping[str, Any]:
+    """A destination's parsed config, cached per version (``updated_at``)."""
+    k = (dest.key, dest.updated_at)
+    got = _configs.get(k)
+    if got is None:
+        got = _configs[k] = deliveries.spec_of(dest).config
+    return got
 
 
 def _destinations(uow: UnitOfWork, keys: list[str]) -> dict[str, m.Destination]:
