@@ -144,3 +144,21 @@ def test_a_capped_or_over_budget_buyer_is_never_pinged(app: App) -> None:
         assert lines["acme"]["reasons"] == ["daily_cap"]
         assert lines["globex"]["reasons"] == ["daily_budget"]
         assert "acme" not in sale_event(app, third)["trace"]["pinged"]
+
+
+@pytest.mark.postgres
+def test_auction_with_a_rejected_post_on_postgresql(pg_url: str, clock: FakeClock) -> None:
+    app = make_app(pg_url, clock)
+    try:
+        with buyer_servers(BuyerServer("acme", 12), BuyerServer("globex", 30, accept=False),
+                           BuyerServer("initech", 7)) as srv:
+            apply_setup(app, setup_text(srv, BIDDERS, TO, "market: {margin: {percent: 10}}\n"))
+            lead_id = capture(app, 1)
+            drain(app)
+        lead, ml, sales = lead_row(app, lead_id)
+        assert lead.status == "sold"
+        assert [(s.buyer_key, s.price, s.payout) for s in sales] == [("acme", 1200, 1080)]
+        assert ml is not None and (ml.sales, ml.revenue, ml.cost) == (1, 1200, 1080)
+        assert sale_event(app, lead_id)["trace"]["rejected"] == ["globex"]
+    finally:
+        app.close()
