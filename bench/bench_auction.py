@@ -7,8 +7,8 @@ What runs (all on this machine, 127.0.0.1 only):
 
 - a fresh database built by the migrations (SQLite file, or PostgreSQL with ``--db
   postgresql``) with one campaign whose flow sells every lead by ``ping_post`` to 20
-  ``price: bid`` buyers; every buyer has its own ``ThreadingHTTPServer`` (all 20 in a
-  child process, so their threads do not compete with leadgate's for the bench
+  ``price: bid`` buyers; every buyer is its own HTTP/1.1 server (all 20 on one asyncio
+  loop in a child process, so they do not compete with leadgate for the bench
   process's interpreter lock) answering
   ``/ping`` after a random latency (uniform 5..``--max-latency-ms``, default 900 ms, so
   most auctions have a buyer answering after the timeout) with a random bid of 1..50,
@@ -44,7 +44,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -68,56 +67,52 @@ TITLE = "Ping post auction (bench/bench_auction.py)"
 BUYERS = 20
 
 
-@contextmanager
-def buyer_server(key: str, max_latency: float, rng: random.Random) -> Iterator[str]:
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            n = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(n)
-            if self.path.endswith("/ping"):
-                with lock:
-                    delay = rng.uniform(0.005, max_latency)
-                    bid = round(rng.uniform(1, 50), 2)
-                time.sleep(delay)
-                body = json.dumps({"bid": bid, "bid_id": f"{key}-{time.monotonic_ns()}"})
-            else:
-                body = json.dumps({"result": "accepted", "id": key})
-            data = body.encode()
-            try:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the auction gave up on this ping: the client went away
-                pass
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def serve_buyers(n: int, max_latency: float, seed: int, ports: Any, stop: Any) -> None:
-    """In a child process (so buyers' threads do not share the bench's interpreter
-    lock): ``n`` buyer servers; their ports go to ``ports``; runs until ``stop``."""
+    """In a child process: ``n`` buyers, each a minimal HTTP/1.1 keep-alive server on
+    one asyncio loop (no thread per request: simulated latency is an ``asyncio.sleep``
+    and answers are not held up by the interpreter lock). Ports go to ``ports``."""
+    import asyncio
+
     rng = random.Random(seed)
-    with ExitStack() as stack:
-        urls = [stack.enter_context(buyer_server(f"b{i:02d}", max_latency, rng))
-                for i in range(n)]
+
+    async def handle(key: str, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                if head.split(b" ", 2)[1].endswith(b"/ping"):
+                    await asyncio.sleep(rng.uniform(0.005, max_latency))
+                    body = json.dumps({"bid": round(rng.uniform(1, 50), 2),
+                                       "bid_id": f"{key}-{time.monotonic_ns()}"}).encode()
+                else:
+                    body = json.dumps({"result": "accepted", "id": key}).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+                             + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        servers, urls = [], []
+        for i in range(n):
+            key = f"b{i:02d}"
+            srv = await asyncio.start_server(
+                lambda r, w, key=key: handle(key, r, w), "127.0.0.1", 0, backlog=512)
+            servers.append(srv)
+            urls.append(f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}")
         ports.put(urls)
-        stop.wait()
+        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+
+    asyncio.run(main())
 
 
 @contextmanager
@@ -281,7 +276,7 @@ def render(r: dict[str, Any]) -> str:
     ]
     return (
         f"{'SQLite file' if r['db'] == 'sqlite' else 'PostgreSQL 127.0.0.1'}, a fresh "
-        "database; 20 `price: bid` buyers, each its own `ThreadingHTTPServer` (in a child "
+        "database; 20 `price: bid` buyers, each its own HTTP server (asyncio, in a child "
         "process) answering a "
         f"ping after a random 5..{r['max_latency_ms']} ms with a bid of 1..50 (so nearly "
         "every auction has buyers answering after the timeout) and a post at once; the "

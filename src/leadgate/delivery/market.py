@@ -1,7 +1,10 @@
 """Pinging buyers in parallel for a ping post auction.
 
-One event loop thread per process holds one ``httpx.AsyncClient`` (kept-alive
-connections to every buyer); :meth:`Pinger.ping_all` sends every ping at once and
+One event loop thread per process holds an ``httpx.AsyncClient`` per buyer host
+(kept-alive connections; one pool per host because httpcore's pool does work in
+proportion to its requests times its connections on every change, which one shared
+pool for every buyer turns quadratic under load); :meth:`Pinger.ping_all` sends
+every ping at once and
 returns the answers that came back within the timeout. Pings still running when the
 timeout strikes are cancelled: a late answer is never waited for. A buyer's ping
 destination is an ``http`` destination (docs/delivery.md): its ``response`` rules read
@@ -12,6 +15,8 @@ answer, or one without a price, is no bid.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
 import threading
 import time
 from collections.abc import Coroutine, Mapping, Sequence
@@ -28,6 +33,13 @@ from leadgate.delivery.http import auth_headers, build
 from leadgate.domain.market.amounts import CENT
 
 T = TypeVar("T")
+
+# httpcore runs ``import sniffio`` on every lock it takes; without sniffio installed
+# each try searches sys.path again (a failed import is not cached), about 0.3 ms a
+# time, several times a request. Recording the absence makes the import fail at once,
+# which httpcore reads as "asyncio", as it would anyway.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,7 @@ class Pinger:
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._clients: dict[str, httpx.AsyncClient] = {}
         self._lock = threading.Lock()
 
     def _start(self) -> asyncio.AbstractEventLoop:
@@ -77,12 +89,15 @@ class Pinger:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._start()).result()
 
-    async def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
+    def _http(self, url: str) -> httpx.AsyncClient:
+        origin = httpx.URL(url).copy_with(path="/", query=None, fragment=None)
+        key = str(origin)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = httpx.AsyncClient(
                 transport=self._transport, follow_redirects=False,
-                limits=httpx.Limits(max_connections=500, max_keepalive_connections=200))
-        return self._client
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        return client
 
     def ping_all(self, requests: Sequence[PingRequest], timeout: float) -> list[PingAnswer]:
         """Ping every buyer at once; the answers received within ``timeout`` seconds."""
@@ -92,17 +107,16 @@ class Pinger:
 
     async def _all(self, requests: Sequence[PingRequest],
                    timeout: float) -> list[PingAnswer]:
-        client = await self._http()
         t0 = time.perf_counter()
-        tasks = [asyncio.ensure_future(self._one(client, r, t0, timeout)) for r in requests]
+        tasks = [asyncio.ensure_future(self._one(r, t0, timeout)) for r in requests]
         done, pending = await asyncio.wait(tasks, timeout=timeout)
         for t in pending:
             t.cancel()
         return [t.result() for t in done if not t.cancelled() and t.exception() is None]
 
-    async def _one(self, client: httpx.AsyncClient, r: PingRequest, t0: float,
-                   timeout: float) -> PingAnswer:
+    async def _one(self, r: PingRequest, t0: float, timeout: float) -> PingAnswer:
         req = build(r.config, r.view)
+        client = self._http(req["url"])
         headers = dict(req["headers"])
         headers.update(auth_headers(r.config))
         if r.config.get("sign"):
@@ -118,13 +132,13 @@ class Pinger:
         return PingAnswer(r.buyer, outcome, time.perf_counter() - t0, resp.status_code)
 
     def close(self) -> None:
-        loop, client = self._loop, self._client
+        loop, clients = self._loop, list(self._clients.values())
         if loop is None:
             return
-        if client is not None:
+        for client in clients:
             asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
-        self._loop = self._client = None
+        self._loop, self._clients = None, {}
 
 
 _pinger = Pinger()
