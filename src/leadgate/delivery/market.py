@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ssl
 import sys
 import threading
 import time
@@ -75,6 +76,7 @@ class Pinger:
         self._transport = transport
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._ssl: ssl.SSLContext | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> asyncio.AbstractEventLoop:
@@ -94,8 +96,10 @@ class Pinger:
         key = str(origin)
         client = self._clients.get(key)
         if client is None:
+            if self._ssl is None:  # made once: loading the CA bundle takes ~40 ms
+                self._ssl = ssl.create_default_context()
             client = self._clients[key] = httpx.AsyncClient(
-                transport=self._transport, follow_redirects=False,
+                transport=self._transport, follow_redirects=False, verify=self._ssl,
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
         return client
 

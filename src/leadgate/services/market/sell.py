@@ -240,16 +240,9 @@ def _destination(uow: UnitOfWork, key: str) -> m.Destination | None:
     return _destinations(uow, [key]).get(key)
 
 
-_configs: dict[tuple[str, datetime], Mapping[str, Any]] = {}
-
-
 def _config(dest: m.Destination) -> Mapping[str, Any]:
-    """A destination's parsed config, cached per version (``updated_at``)."""
-    k = (dest.key, dest.updated_at)
-    got = _configs.get(k)
-    if got is None:
-        got = _configs[k] = deliveries.spec_of(dest).config
-    return got
+    """A destination's parsed config (cached by content in ``deliveries.spec_of``)."""
+    return deliveries.spec_of(dest).config
 
 
 def _destinations(uow: UnitOfWork, keys: list[str]) -> dict[str, m.Destination]:
