@@ -197,8 +197,7 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     shown = settings.ping_view(view) | {"ping_ref": ref}
     to_ping = [c.buyer for c in cands if c.buyer.pricing.kind == "bid" and c.buyer.ping
                and not check(c, facts, now)]  # ineligible buyers are never pinged
-    dests = _destinations(uow, [b.ping for b in to_ping if b.ping] + [
-        b.destinations[0] for b in buyers.values() if b.destinations])
+    dests = _destinations(uow, [b.ping for b in to_ping if b.ping])
     requests = [PingRequest(b.key, _config(dests[b.ping]), shown)
                 for b in to_ping if b.ping in dests]
     uow.commit()  # no transaction (nor SQLite's write lock) is held while pinging
