@@ -183,7 +183,7 @@ def database(kind: str) -> Iterator[str]:
         return
     from bench_http import pg_database
 
-    with pg_database() as url:
+    with pg_database("auction") as url:
         yield url
 
 

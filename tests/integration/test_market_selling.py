@@ -151,3 +151,12 @@ def test_unknown_buyer_in_a_flow_and_bad_buyer_are_refused_with_paths(app: App) 
     paths = {p for p, _ in exc.value.errors}
     assert "buyers[1].caps.yearly" in paths
     assert "flows[0].rules[0].to.buyers[1]" in paths
+
+
+def test_bad_market_settings_are_refused_with_paths(app: App) -> None:
+    for market, path in (("{colour: red}", "market.colour"),
+                         ("{margin: {percent: 120}}", "market.margin.percent"),
+                         ("{ping_ttl: soon}", "market.ping_ttl")):
+        with pytest.raises(InvalidConfig) as exc:
+            apply_setup(app, WEIGHTED + f"market: {market}\n")
+        assert path in {p for p, _ in exc.value.errors}, exc.value.errors
