@@ -25,8 +25,9 @@ Two measurements:
    ``--rate`` per second for ``--seconds``. For each lead the bench records the
    wall clock right after its transaction committed; the receiver records the
    arrival. Latency = arrival - commit (both ``time.time()`` in this process, so
-   there is no clock skew); p50, p90, p99 and max. A worker in another process
-   learns about new jobs by polling, so ``--poll`` bounds the idle wait.
+   there is no clock skew); p50, p90, p99 and max. After each commit the bench
+   signals the workers as the API's capture router does (``NOTIFY
+   leadgate_jobs``); ``--poll`` bounds the wait if a signal were lost.
 
 Every phase has a deadline; every process started is stopped at the end, even on
 errors, and the database is dropped.
@@ -192,6 +193,7 @@ class Capture:
             assert source is not None
             res = ingest_lead(uow, source, payload, self.app.clock())
         t = time.time()  # the transaction has committed
+        self.app.wakeup.notify()  # as the API's capture router does after a commit
         if res.status_code != 201 or res.lead_id is None:
             raise RuntimeError(f"lead refused: {res.body}")
         self.committed[res.lead_id] = t

@@ -26,12 +26,17 @@ def utcnow() -> datetime:
 
 @dataclass
 class Wakeup:
-    """In-process signal that new jobs are waiting (the worker also polls)."""
+    """Signal that new jobs are waiting: this process's worker at once, and (on
+    PostgreSQL, ``remote``) the workers of other processes (services/wake.py). Workers
+    also poll."""
 
     event: threading.Event = field(default_factory=threading.Event)
+    remote: Callable[[], None] | None = None
 
     def notify(self) -> None:
         self.event.set()
+        if self.remote is not None:
+            self.remote()
 
 
 @dataclass
@@ -55,6 +60,14 @@ class App:
     def __post_init__(self) -> None:
         self.notices = hub_for(self.engine.url.render_as_string(hide_password=False))
         self.notices.attach(self.engine)
+        if self.engine.dialect.name == "postgresql":
+            from leadgate.services.wake import Signal
+
+            self.wakeup.remote = Signal(self.engine)
+        from leadgate.services import notifications
+
+        notifications.configure(self.engine.url.render_as_string(hide_password=False),
+                                self.settings)
         self.capture = CaptureRouter(
             self.uow, lambda: self.clock(),
             ttl=timedelta(hours=self.settings.idempotency_ttl_hours),

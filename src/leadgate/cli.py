@@ -133,17 +133,27 @@ def serve(db: DbOpt = None,
 
 
 @cli.command()
-def worker(db: DbOpt = None) -> None:
+def worker(db: DbOpt = None,
+           threads: Annotated[int, typer.Option(
+               min=0, max=64, help="Jobs run at once; 0 = LEADGATE_WORKER_THREADS or "
+                                   "4 on PostgreSQL, 1 on SQLite.")] = 0) -> None:
     """Run an extra background job worker (as many as you like, on one database)."""
     import threading
 
     from leadgate.services import handlers
-    from leadgate.services.jobs import Worker
+    from leadgate.services.jobs import Worker, default_threads
+    from leadgate.services.wake import Listener, pg_dsn
 
     app = open_app(db)
-    out.print("leadgate worker running; Ctrl-C to stop")
-    w = Worker(app.uow, app.clock, threading.Event(), app.settings.worker_poll_seconds,
-               periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)])
+    n = threads or app.settings.worker_threads or default_threads(app.engine.dialect.name)
+    out.print(f"leadgate worker running ({n} thread{'s' if n != 1 else ''}); Ctrl-C to stop")
+    event = threading.Event()
+    dsn = pg_dsn(app.engine)
+    if dsn is not None:  # woken at once by commits in other processes
+        Listener(dsn, event).start()
+    w = Worker(app.uow, app.clock, event, app.settings.worker_poll_seconds,
+               periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)],
+               threads=n)
     with contextlib.suppress(KeyboardInterrupt):
         w.run_forever()
 

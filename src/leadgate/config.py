@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     #: Run the background job worker inside ``serve``.
     embedded_worker: bool = True
     worker_poll_seconds: float = Field(default=0.5, gt=0)
+    #: Jobs a worker runs at once (threads); 0 = 4 on PostgreSQL, 1 on SQLite (one writer).
+    worker_threads: int = Field(default=0, ge=0, le=64)
     #: Most leads the capture path stores in one transaction (group commit).
     capture_batch_max: int = Field(default=64, ge=1, le=1000)
     #: How long a worker owns a claimed job; a job whose worker died is run again after it.
@@ -62,6 +64,18 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     #: Argon2 password checks running at once (each uses ~64 MiB), on their own threads.
     password_hash_concurrency: int = Field(default=2, ge=1, le=16)
+    #: The address people reach this server at, for links in notifications (accept
+    #: links); default ``http://{host}:{port}``.
+    public_url: str = ""
+    #: SMTP server for notification emails to reps (none: email notifications are
+    #: skipped, and say why in the deliveries list).
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 25
+    notify_smtp_starttls: bool = False
+    notify_smtp_ssl: bool = False
+    notify_smtp_username: str | None = None
+    notify_smtp_password: str | None = None
+    notify_email_from: str = "leadgate@localhost"
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

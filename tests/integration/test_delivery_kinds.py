@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import email
 import io
 import json
 import threading
@@ -80,6 +81,51 @@ def test_email_is_received_by_a_real_smtp_server(app: App, smtp_server: Any) -> 
     assert f"X-Leadgate-Delivery: {key}" in content
     [d] = deliveries_of(app, lead_id)
     assert d["status"] == "accepted"
+
+
+def test_email_digest_collects_leads_into_one_message(app: App, smtp_server: Any,
+                                                      clock: FakeClock) -> None:
+    port, got = smtp_server
+    apply_setup(app, setup_with(
+        f"  - {{key: digest, kind: email, host: 127.0.0.1, port: {port}, "
+        "from: leads@example.com, to: ['sales@example.com'], "
+        "digest: {size: 3, every: 1h}, "
+        "digest_subject: '{{ leads|length }} new leads from {{ lead.city }}', "
+        "body: '{{ lead.first_name }}: {{ lead.phone }}'}"))
+    names = ["Anil", "Bina", "Chitra", "Dev"]
+    ids = [submit(app, {"first_name": names[i], "phone": f"+91 98123 4567{i}",
+                        "city": "Pune"}) for i in range(4)]
+    keys = [queue(app, lead_id, "digest") for lead_id in ids]
+    jobs.drain(app.uow, app.clock)
+    [env] = got  # 3 made a digest; the 4th waits for more or for an hour
+    content = env.content.decode()
+    assert "Subject: 3 new leads from Pune" in content
+    for i in range(3):
+        assert f"{names[i]}: +91981234567{i}" in content
+    assert "Dev" not in content
+    header = email.message_from_bytes(env.content)["X-Leadgate-Delivery"]
+    assert " ".join(str(header).split()) == " ".join(keys[:3])  # long headers fold
+    assert deliveries_of(app, ids[3])[0]["status"] == "waiting"
+    clock.advance(hours=1, seconds=1)
+    jobs.drain(app.uow, app.clock)
+    assert len(got) == 2
+    assert "Subject: 1 new leads from Pune" in got[1].content.decode()
+    assert [deliveries_of(app, i)[0]["status"] for i in ids] == ["accepted"] * 4
+
+
+@pytest.mark.parametrize(("extra", "path"), [
+    ("digest: {size: 0}", "destinations[0].digest.size"),
+    ("digest: {size: 2, every: soon}", "destinations[0].digest.every"),
+    ("digest_subject: 'x'", "destinations[0].digest_subject"),
+])
+def test_bad_digest_settings_are_refused(app: App, extra: str, path: str) -> None:
+    from leadgate.domain.errors import InvalidConfig
+
+    with pytest.raises(InvalidConfig) as e:
+        apply_setup(app, setup_with(
+            "  - {key: digest, kind: email, host: 127.0.0.1, from: a@example.com, "
+            f"to: b@example.com, {extra}}}"))
+    assert path in str(e.value) or e.value.path == path, e.value
 
 
 # --- sftp ----------------------------------------------------------------------------

@@ -118,3 +118,63 @@ def test_worker_runs_periodic_tasks_and_drains_jobs(app: App) -> None:
     w.stop()
     assert len(ticks) >= 3
     assert status(app, job_id).status == "done"
+
+
+BARRIER: list[Any] = []
+
+
+@jobs.handler("test.together")
+def _together(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    # on PostgreSQL, returns only once 3 jobs are running at the same moment (else
+    # BrokenBarrierError); SQLite has one writer, so there jobs run one after another
+    if BARRIER:
+        BARRIER[0].wait(timeout=20)
+    CALLS.append(payload)
+    uow.commit()
+
+
+def test_a_worker_with_threads_runs_jobs_side_by_side_each_once(app: App) -> None:
+    import threading
+
+    BARRIER[:] = [threading.Barrier(3)] if app.engine.dialect.name == "postgresql" else []
+    ids = [enqueue(app, "test.together") for _ in range(6)]
+    w = jobs.Worker(app.uow, app.clock, threading.Event(), poll_seconds=0.05, threads=3)
+    w.start()
+    try:
+        for _ in range(400):
+            if all(status(app, i).status in ("done", "dead") for i in ids):
+                break
+            threading.Event().wait(0.05)
+    finally:
+        w.stop()
+    assert [status(app, i).status for i in ids] == ["done"] * 6
+    assert [status(app, i).attempts for i in ids] == [1] * 6  # none ran twice
+    assert len(CALLS) == 6
+
+
+def test_default_threads_per_database() -> None:
+    assert jobs.default_threads("postgresql") == 4
+    assert jobs.default_threads("sqlite") == 1
+
+
+def test_queued_jobs_wake_workers_of_other_processes_on_postgresql(app: App) -> None:
+    import threading
+
+    from leadgate.services.wake import Listener, Signal, pg_dsn
+
+    dsn = pg_dsn(app.engine)
+    if app.engine.dialect.name != "postgresql":
+        assert dsn is None and app.wakeup.remote is None  # one process: in-process event
+        return
+    assert dsn is not None and isinstance(app.wakeup.remote, Signal)
+    woken = threading.Event()
+    listener = Listener(dsn, woken).start()
+    try:
+        assert listener.listening.wait(10)
+        woken.wait(2)  # the listener looks once when it connects
+        woken.clear()
+        assert not woken.wait(0.3)  # nothing queued: nobody is woken
+        app.wakeup.notify()  # what a commit that queued jobs does
+        assert woken.wait(10)
+    finally:
+        listener.stop()

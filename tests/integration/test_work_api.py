@@ -74,6 +74,20 @@ def test_shotgun_first_claim_wins_and_the_second_gets_409(app: App, shotgun) -> 
     assert_loads_match_rebuild(app)
 
 
+def test_a_rep_who_went_away_since_the_offer_cannot_claim_it(app: App, shotgun) -> None:
+    c, auth = shotgun
+    lead = post(app)
+    assert c.put("/v1/agents/a1/status", json={"status": "away"},
+                 headers=auth["a1"]).status_code == 200
+    r = c.post(f"/v1/leads/{lead}/claim", headers=auth["a1"])
+    problem(r, 409, "not_eligible")
+    assert "away" in r.json()["detail"]
+    assert holder(app, lead) == ("offered", None, None)  # still open for the others
+    assert c.post(f"/v1/leads/{lead}/claim", headers=auth["a2"]).status_code == 200
+    assert open_loads(app)["a2"] == 1 and open_loads(app).get("a1", 0) == 0
+    assert_loads_match_rebuild(app)
+
+
 def test_an_unclaimed_shotgun_escalates_to_the_rules_queue(app: App, shotgun) -> None:
     lead = post(app)
     clock: FakeClock = app.clock  # type: ignore[assignment]

@@ -28,7 +28,7 @@ from leadgate.api.routes import (
 from leadgate.bootstrap import App, bootstrap
 from leadgate.config import Settings
 from leadgate.services import handlers  # registers the job handlers
-from leadgate.services.jobs import Worker
+from leadgate.services.jobs import Worker, default_threads
 from leadgate.web import console
 
 
@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
         if run_worker:
             w = Worker(core.uow, core.clock, core.wakeup.event,
                        core.settings.worker_poll_seconds,
-                       periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)])
+                       periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)],
+                       threads=core.settings.worker_threads
+                       or default_threads(core.engine.dialect.name))
             w.start()
         try:
             yield

@@ -81,6 +81,12 @@ SPECIFIC: dict[tuple[str, str], dict[int, str]] = {
     ("POST", "/v1/leads/{lead_id}/reassign"): {
         409: "`not_reassignable`: the lead is closed, refused or sold"},
     ("POST", "/v1/leads/{lead_id}/release"): {409: "`not_assigned`: the lead is not assigned"},
+    ("GET", "/v1/agents/{key}/notifications"): {
+        403: "`forbidden`: a rep may only see their own notification settings"},
+    ("PUT", "/v1/agents/{key}/notifications"): {
+        403: "`forbidden`: a rep may only change their own notification settings",
+        422: "`invalid_body` / `invalid_config`: a bad address, URL, secret or event; "
+             "`errors` names each"},
 }
 
 

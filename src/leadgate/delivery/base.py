@@ -75,10 +75,12 @@ class Spec:
     config: Mapping[str, Any]
     common: Common
     raw: Mapping[str, Any]
+    #: an implementation outside the registry (notifications to reps bring their own)
+    kind_impl: Kind | None = field(default=None, compare=False)
 
     @property
     def impl(self) -> Kind:
-        return KINDS[self.kind]
+        return self.kind_impl or KINDS[self.kind]
 
 
 @dataclass
@@ -117,6 +119,11 @@ class Kind:
         """Validate the kind's own keys; return the config the other methods get."""
         raise NotImplementedError
 
+    def batched(self, config: Mapping[str, Any]) -> bool:
+        """Does this destination collect leads and send them together
+        (:meth:`send_batch`, with ``batch_size`` and ``batch_every`` in ``config``)?"""
+        return self.batch
+
     def secrets(self, config: Mapping[str, Any]) -> list[str]:
         """Secret values in ``config``: never stored in attempts, never exported."""
         return []
@@ -148,6 +155,22 @@ class Kind:
     def send_batch(self, config: Mapping[str, Any], leads: Sequence[Mapping[str, Any]],
                    ctx: SendContext) -> tuple[Outcome, Exchange]:
         raise NotImplementedError
+
+
+def parse_batch(data: Any, path: str, *, size: int = 100,
+                every: str = "1h") -> dict[str, Any]:
+    """``{size: N, every: duration}``: send when N leads wait, or ``every`` after the
+    oldest one started waiting. Returns ``batch_size`` and ``batch_every`` (seconds)."""
+    if data is None or data is True:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise InvalidConfig("expected {size: N, every: duration}", path=path)
+    unknown_keys(data, {"size", "every"}, path)
+    n = data.get("size", size)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise InvalidConfig("size must be a whole number >= 1", path=f"{path}.size")
+    wait = parse_duration(data.get("every", every), path=f"{path}.every")
+    return {"batch_size": n, "batch_every": wait.total_seconds()}
 
 
 KINDS: dict[str, Kind] = {}

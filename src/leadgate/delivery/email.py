@@ -17,12 +17,19 @@
 
 The delivery's idempotency id is the ``Message-ID`` (and ``X-Leadgate-Delivery``),
 so a receiving system can drop a repeat after an interrupted send.
+
+**Digest**: ``digest: {size: 20, every: 1h}`` collects the leads and sends one email
+when 20 wait or an hour after the oldest (the worker's batch machinery, as for SFTP
+files). ``digest_subject`` (default ``"{{ leads|length }} new leads"``) sees ``leads``;
+the body is ``body`` rendered for each lead, separated by a line of dashes; ``to`` is
+rendered with the first lead (use fixed addresses for a digest). The ``Message-ID`` is
+the batch id, and ``X-Leadgate-Delivery`` lists every delivery id in it.
 """
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import Any
 
@@ -33,6 +40,7 @@ from leadgate.delivery.base import (
     Outcome,
     SendContext,
     elapsed_ms,
+    parse_batch,
     register,
     text,
     truncate,
@@ -45,14 +53,19 @@ DEFAULT_BODY = ("A new lead:\n\n{% for k, v in lead.items() %}{% if v is not non
                 "{{ k }}: {{ v }}\n{% endif %}{% endfor %}")
 
 
+DIGEST_SUBJECT = "{{ leads|length }} new leads"
+DIGEST_SEPARATOR = "\n\n" + "-" * 40 + "\n\n"
+
+
 @register
 class Email(Kind):
     name = "email"
-    description = "an email per lead over SMTP, templated subject and body"
+    description = ("an email per lead over SMTP, templated subject and body, or a digest "
+                   "of many leads")
 
     def parse(self, data: Mapping[str, Any], path: str) -> dict[str, Any]:
         unknown_keys(data, {"host", "port", "starttls", "ssl", "username", "password", "from",
-                            "to", "subject", "body"}, path)
+                            "to", "subject", "body", "digest", "digest_subject"}, path)
         to = data.get("to")
         if isinstance(to, str):
             to = [to]
@@ -65,7 +78,22 @@ class Email(Kind):
                 "to": [check_template(t, f"{path}.to[{i}]") for i, t in enumerate(to)],
                 "subject": check_template(data.get("subject", "New lead {{ lead.lead_id }}"),
                                           f"{path}.subject"),
-                "body": check_template(data.get("body", DEFAULT_BODY), f"{path}.body")}
+                "body": check_template(data.get("body", DEFAULT_BODY), f"{path}.body"),
+                **self._digest(data, path)}
+
+    @staticmethod
+    def _digest(data: Mapping[str, Any], path: str) -> dict[str, Any]:
+        if data.get("digest") in (None, False):
+            if data.get("digest_subject") is not None:
+                raise InvalidConfig("digest_subject needs digest: {size, every}",
+                                    path=f"{path}.digest_subject")
+            return {}
+        return {"digest": True, **parse_batch(data["digest"], f"{path}.digest", size=20),
+                "digest_subject": check_template(
+                    data.get("digest_subject", DIGEST_SUBJECT), f"{path}.digest_subject")}
+
+    def batched(self, config: Mapping[str, Any]) -> bool:
+        return bool(config.get("digest"))
 
     def secrets(self, config: Mapping[str, Any]) -> list[str]:
         return [config["password"]] if config.get("password") else []
@@ -83,11 +111,29 @@ class Email(Kind):
     def send(self, config: Mapping[str, Any], lead: Mapping[str, Any],
              ctx: SendContext) -> tuple[Outcome, Exchange]:
         p = self.prepare(config, lead)
+        return self._deliver(config, p, [str(lead["idempotency_key"])]
+                             if lead.get("idempotency_key") else [], ctx)
+
+    def send_batch(self, config: Mapping[str, Any], leads: Sequence[Mapping[str, Any]],
+                   ctx: SendContext) -> tuple[Outcome, Exchange]:
+        """One digest email for the leads of a batch."""
+        first = leads[0]
+        p = self.prepare(config, first)
+        p["subject"] = render(config.get("digest_subject", DIGEST_SUBJECT), first,
+                              leads=[dict(x) for x in leads]).strip()
+        p["body"] = DIGEST_SEPARATOR.join(render(config["body"], x) for x in leads)
+        batch_id = first.get("batch_id") or first.get("idempotency_key") or "batch"
+        p["message_id"] = f"<digest-{batch_id}@leadgate>"
+        keys = [str(x["idempotency_key"]) for x in leads if x.get("idempotency_key")]
+        return self._deliver(config, p, keys, ctx)
+
+    def _deliver(self, config: Mapping[str, Any], p: Mapping[str, Any], keys: list[str],
+                 ctx: SendContext) -> tuple[Outcome, Exchange]:
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = p["from"], ", ".join(p["to"]), p["subject"]
         msg["Message-ID"] = p["message_id"]
-        if lead.get("idempotency_key"):
-            msg["X-Leadgate-Delivery"] = str(lead["idempotency_key"])
+        if keys:
+            msg["X-Leadgate-Delivery"] = " ".join(keys)
         msg.set_content(p["body"])
         seen = Exchange(request={"smtp": f"{config['host']}:{config['port']}", "from": p["from"],
                                  "to": p["to"], "subject": p["subject"],

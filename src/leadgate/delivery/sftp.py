@@ -36,6 +36,7 @@ from leadgate.delivery.base import (
     Outcome,
     SendContext,
     elapsed_ms,
+    parse_batch,
     register,
     text,
     truncate,
@@ -43,7 +44,6 @@ from leadgate.delivery.base import (
 )
 from leadgate.delivery.render import check_mapping, check_template, map_fields, render
 from leadgate.domain.errors import InvalidConfig
-from leadgate.domain.routing.durations import parse_duration
 
 
 def to_csv(columns: Mapping[str, Any], leads: Sequence[Mapping[str, Any]]) -> str:
@@ -71,13 +71,6 @@ class Sftp(Kind):
                 or data.get("insecure_any_host_key") is True):
             raise InvalidConfig("give host_key (the server's public key) or known_hosts, so the "
                                 "server is verified", path=f"{path}.host_key")
-        batch = data.get("batch") or {}
-        if not isinstance(batch, Mapping):
-            raise InvalidConfig("batch must be {size: N, every: duration}", path=f"{path}.batch")
-        size = batch.get("size", 100)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise InvalidConfig("size must be a whole number >= 1", path=f"{path}.batch.size")
-        every = parse_duration(batch.get("every", "1h"), path=f"{path}.batch.every")
         return {"host": text(data, "host", path), "port": int(data.get("port", 22)),
                 "username": text(data, "username", path), "password": data.get("password"),
                 "private_key": data.get("private_key"), "host_key": data.get("host_key"),
@@ -86,7 +79,7 @@ class Sftp(Kind):
                 "filename": check_template(data.get("filename", "leads-{{ batch_id }}.csv"),
                                            f"{path}.filename"),
                 "columns": check_mapping(data.get("columns"), f"{path}.columns"),
-                "batch_size": size, "batch_every": every.total_seconds()}
+                **parse_batch(data.get("batch"), f"{path}.batch")}
 
     def secrets(self, config: Mapping[str, Any]) -> list[str]:
         return [s for s in (config.get("password"), config.get("private_key")) if s]

@@ -28,7 +28,7 @@ from typing import Any
 __all__ = ["OUTCOMES", "CompactParts", "Decision", "MemberTrace", "RuleTrace", "Trace",
            "missed_ranges"]
 
-OUTCOMES = ("assigned", "offered", "queued", "sell", "unassigned")
+OUTCOMES = ("assigned", "offered", "queued", "delivering", "sell", "unassigned")
 
 _set = object.__setattr__
 

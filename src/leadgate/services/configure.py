@@ -21,6 +21,7 @@ from leadgate.delivery.base import REDACTED
 from leadgate.domain.agents import Agent as DomainAgent
 from leadgate.domain.campaigns import parse_campaign
 from leadgate.domain.errors import InvalidConfig
+from leadgate.domain.notifications import parse_prefs, public
 from leadgate.domain.routing import Flow, parse_flow
 from leadgate.services import security
 from leadgate.services.market import setup as market_setup
@@ -32,7 +33,7 @@ SECTIONS = ("campaigns", "sources", "teams", "agents", "destinations", "buyers",
 #: sections that are one mapping, not a list of keyed entries
 MAPPINGS = ("market",)
 SELL_METHODS = ("ping_tree", "ping_post", "sell_weighted")
-AGENT_ROW_KEYS = ("key", "name", "email", "teams", "status")
+AGENT_ROW_KEYS = ("key", "name", "email", "teams", "status", "notify")
 
 
 @dataclass
@@ -138,6 +139,10 @@ def validate(data: Mapping[str, Any], lines: Mapping[str, int] | None = None,
         if s.get("campaign") not in campaigns:
             errors.append((f"sources[{i}].campaign",
                            f"unknown campaign {s.get('campaign')!r}"))
+    for section in ("teams", "agents"):  # notification preferences (both optional)
+        for i, x in enumerate(out[section]):
+            guard(f"{section}[{i}].notify", lambda x=x, p=f"{section}[{i}].notify", t=(
+                section == "teams"): parse_prefs(x.get("notify"), p, team=t))
     for i, a in enumerate(out["agents"]):
         path = f"agents[{i}]"
         guard(path, lambda a=a, path=path: DomainAgent.from_mapping(a, path=path))
@@ -194,15 +199,19 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
             audit("team", t["key"], before, after)
         else:
             audit.same("team", t["key"])
+        _notify(s, audit, "team", t, row)
 
     for a in doc["agents"]:
         after = agent_row_values(a)
         row = s.scalar(select(m.Agent).where(m.Agent.key == a["key"]))
         if row is None:
-            s.add(m.Agent(key=a["key"], status=a.get("status", "available"), active=True,
-                          status_changed_at=now, created_at=now, **after))
+            row = m.Agent(key=a["key"], status=a.get("status", "available"), active=True,
+                          status_changed_at=now, created_at=now, **after)
+            s.add(row)
             audit("agent", a["key"], None, after)
+            _notify(s, audit, "agent", a, row)
             continue
+        _notify(s, audit, "agent", a, row)
         before = {"name": row.name, "email": row.email, "teams": row.teams, "spec": row.spec}
         if before != after:
             row.name, row.email, row.teams, row.spec = (
@@ -279,6 +288,23 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
             audit.same("source", src["key"])
     uow.commit()
     return report
+
+
+def _notify(s: Any, audit: _Audit, entity: str, entry: Mapping[str, Any], row: Any) -> None:
+    """An entry's ``notify:`` (only when given: preferences a rep set through the API
+    stay until the file says otherwise); a webhook secret left out or ``***`` is kept."""
+    from leadgate.services.notifications import with_secret
+
+    if "notify" not in entry:
+        return
+    if row is None:
+        model = m.Team if entity == "team" else m.Agent
+        row = s.scalar(select(model).where(model.key == entry["key"]))
+    old = row.notify or None
+    new = with_secret(parse_prefs(entry["notify"], team=entity == "team"), old)
+    if new != old:
+        row.notify = new
+        audit(f"{entity}.notify", entry["key"], {"notify": public(old)}, {"notify": public(new)})
 
 
 def unknown_destinations(flow: Flow, known: set[str]) -> list[tuple[str, str]]:
@@ -405,7 +431,8 @@ def export(uow: UnitOfWork) -> dict[str, Any]:
         if src.form_key:
             item["form"] = {"key": src.form_key, "redirect": src.form_redirect}
         out["sources"].append(item)
-    out["teams"] = [{"key": t.key, "name": t.name}
+    out["teams"] = [{"key": t.key, "name": t.name,
+                     **({"notify": public(t.notify)} if t.notify else {})}
                     for t in s.scalars(select(m.Team).order_by(m.Team.key))]
     out["agents"] = []
     for a in s.scalars(select(m.Agent).order_by(m.Agent.key)):
@@ -415,6 +442,8 @@ def export(uow: UnitOfWork) -> dict[str, Any]:
         if a.teams:
             item["teams"] = list(a.teams)
         item.update(a.spec or {})
+        if a.notify:
+            item["notify"] = public(a.notify)
         out["agents"].append(item)
     out["destinations"] = [public_spec(d.spec) for d in
                            s.scalars(select(m.Destination).order_by(m.Destination.key))]

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import joinedload
 
 import leadgate.delivery  # noqa: F401  (registers the kinds)
 from leadgate.delivery.base import (
@@ -157,7 +158,8 @@ class Batch:
                 "attempts_offset": 0, "next_attempt_at": now if first else None,
                 "sending_until": None, "hold": t.hold.to_dict() if t.hold else None,
                 "group_key": group, "position": i, "flow_key": flow_key, "rule": rule,
-                "reason": None, "external_id": None, "price": None, "created_at": now,
+                "reason": None, "external_id": None, "price": None, "notice": None,
+                "created_at": now,
                 "updated_at": now, "finished_at": None})
             if first:
                 self.jobs.append(job_row(key, now))
@@ -224,6 +226,11 @@ def _load(uow: UnitOfWork, key: str) -> m.Delivery | None:
     return uow.session.scalar(q)
 
 
+#: what lead_view() reads of a lead, loaded with it in one query
+LEAD_VIEW_LOAD = (joinedload(m.Lead.source), joinedload(m.Lead.campaign),
+                  joinedload(m.Lead.assignee))
+
+
 def lead_view(lead: m.Lead, d: m.Delivery | None) -> dict[str, Any]:
     """What destinations see of a lead (see delivery/render.py)."""
     view: dict[str, Any] = dict(lead.values or {})
@@ -259,28 +266,40 @@ def run(uow: UnitOfWork, key: str, now: datetime) -> str:
     d = _load(uow, key)
     if d is None or d.status in FINAL or d.status == "standby":
         return d.status if d else "missing"
-    dest = s.scalar(select(m.Destination).where(m.Destination.key == d.destination_key))
-    if dest is None or not dest.active:
-        _finish(uow, d, Outcome("error", f"destination {d.destination_key!r} is missing or "
-                                "inactive"), now, final="dead")
-        uow.commit()
-        return d.status
-    spec = spec_of(dest)
-    lead = s.get(m.Lead, d.lead_id)
-    assert lead is not None
-    for hold in _hold_of(spec, d):
-        rel = hold.release(lead_facts(lead, now), now)
-        if not rel.ready:
-            d.status, d.reason, d.updated_at = "held", rel.reason, now
-            d.next_attempt_at = rel.wake_at
-            if rel.wake_at is not None:
-                s.execute(insert(JOBS), [job_row(key, rel.wake_at, now)])
+    notice: dict[str, Any] | None = None
+    if d.notice is not None:  # a notification to a rep or team (services/notifications.py)
+        from leadgate.services import notifications
+
+        got = notifications.prepare(uow, d, now)
+        if isinstance(got, str):
+            _finish(uow, d, Outcome("skipped", got), now, final="skipped")
             uow.commit()
-            return "held"
-    if spec.impl.batch:
-        return _run_batch(uow, d, dest, spec, now)
-    if uow.dialect == "postgresql":  # serialise the concurrency count per destination
-        s.execute(select(m.Destination.id).where(m.Destination.id == dest.id).with_for_update())
+            return d.status
+        spec, notice = got
+    else:
+        dest = s.scalar(select(m.Destination).where(m.Destination.key == d.destination_key))
+        if dest is None or not dest.active:
+            _finish(uow, d, Outcome("error", f"destination {d.destination_key!r} is missing "
+                                    "or inactive"), now, final="dead")
+            uow.commit()
+            return d.status
+        spec = spec_of(dest)
+        lead = s.get(m.Lead, d.lead_id, options=LEAD_VIEW_LOAD)
+        assert lead is not None
+        for hold in _hold_of(spec, d):
+            rel = hold.release(lead_facts(lead, now), now)
+            if not rel.ready:
+                d.status, d.reason, d.updated_at = "held", rel.reason, now
+                d.next_attempt_at = rel.wake_at
+                if rel.wake_at is not None:
+                    s.execute(insert(JOBS), [job_row(key, rel.wake_at, now)])
+                uow.commit()
+                return "held"
+        if spec.impl.batched(spec.config):
+            return _run_batch(uow, d, dest, spec, now)
+        if uow.dialect == "postgresql":  # serialise the concurrency count per destination
+            s.execute(select(m.Destination.id).where(m.Destination.id == dest.id)
+                      .with_for_update())
     busy = s.scalar(select(func.count()).select_from(m.Delivery).where(
         m.Delivery.destination_key == d.destination_key, m.Delivery.status == "sending",
         m.Delivery.sending_until > now, m.Delivery.id != d.id))
@@ -292,7 +311,7 @@ def run(uow: UnitOfWork, key: str, now: datetime) -> str:
     d.status, d.attempts, d.updated_at = "sending", d.attempts + 1, now
     d.sending_until = now + timedelta(seconds=spec.common.timeout) + SENDING_GRACE
     number = d.attempts
-    view = lead_view(lead, d)
+    view = notice if notice is not None else lead_view(lead, d)
     uow.commit()  # "sending" is durable before any byte leaves
 
     outcome, seen, started, ms = _send(spec, view, now, batch=None)
@@ -376,7 +395,8 @@ def _finish(uow: UnitOfWork, d: m.Delivery, outcome: Outcome, now: datetime, *,
         d.price = outcome.price
     lead = uow.session.get(m.Lead, d.lead_id)
     if lead is not None:
-        timeline.record(uow, lead, "delivered" if final == "accepted" else "delivery_" + final,
+        done = "notified" if d.notice is not None else "delivered"
+        timeline.record(uow, lead, done if final == "accepted" else "delivery_" + final,
                         now, actor="worker", destination=d.destination_key,
                         delivery=d.id, reason=outcome.reason,
                         **({"external_id": d.external_id} if d.external_id else {}))
@@ -431,7 +451,7 @@ def _run_batch(uow: UnitOfWork, d: m.Delivery, dest: m.Destination, spec: Spec,
     for x in members:
         x.status, x.attempts, x.updated_at = "sending", x.attempts + 1, now
         x.sending_until = now + timedelta(seconds=spec.common.timeout) + SENDING_GRACE
-        lead = s.get(m.Lead, x.lead_id)
+        lead = s.get(m.Lead, x.lead_id, options=LEAD_VIEW_LOAD)
         assert lead is not None
         views.append({**lead_view(lead, x), "batch_id": batch_id})
     keys = [(x.idempotency_key, x.attempts) for x in members]
@@ -507,6 +527,8 @@ def delivery_dict(d: m.Delivery, *, attempts: list[m.DeliveryAttempt] | None = N
            "flow": d.flow_key, "rule": d.rule, "hold": d.hold,
            "created_at": d.created_at.isoformat(),
            "finished_at": d.finished_at.isoformat() if d.finished_at else None}
+    if d.notice is not None:  # a notification to a rep or team: event, agent, round
+        out["notice"] = d.notice
     if attempts is not None:
         out["attempt_log"] = [{
             "number": a.number, "outcome": a.outcome, "reason": a.reason,

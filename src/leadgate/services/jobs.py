@@ -126,12 +126,12 @@ def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
 
 
 def drain(uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
-          *, max_jobs: int = 1000) -> int:
+          *, max_jobs: int = 1000, claim_limit: int = 10) -> int:
     """Run due jobs until none is left (or ``max_jobs``); returns how many ran."""
     ran = 0
     while ran < max_jobs:
         with uow_factory() as uow:
-            ids = claim(uow, clock())
+            ids = claim(uow, clock(), claim_limit)
         if not ids:
             return ran
         for job_id in ids:
@@ -140,13 +140,24 @@ def drain(uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
     return ran
 
 
+def default_threads(dialect: str) -> int:
+    """Jobs run at once by one worker when not configured: several on PostgreSQL (jobs
+    are claimed with SKIP LOCKED and mostly wait on I/O), one on SQLite (one writer)."""
+    return 4 if dialect == "postgresql" else 1
+
+
 class Worker:
-    """A background thread that drains the outbox; woken early by commits."""
+    """Background threads that drain the outbox; woken early by commits.
+
+    With ``threads`` > 1 each thread claims one job at a time, so a slow delivery
+    does not hold up the jobs behind it; the first thread also runs the periodic
+    tasks. A thread that found work looks again at once; an idle one waits for a
+    wake-up or ``poll_seconds``."""
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
                  wake: threading.Event, poll_seconds: float = 0.5,
                  periodic: list[tuple[float, Callable[[UnitOfWork, datetime], None]]]
-                 | None = None) -> None:
+                 | None = None, threads: int = 1) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._wake = wake
@@ -154,34 +165,53 @@ class Worker:
         # (every N seconds, task): e.g. giving held leads a chance after cap resets
         self._periodic = [(every, task, 0.0) for every, task in (periodic or [])]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads_n = max(1, threads)
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="leadgate-worker", daemon=True)
-        self._thread.start()
+        for i in range(self._threads_n):
+            t = threading.Thread(target=self._run, args=(i,), name=f"leadgate-worker-{i}",
+                                 daemon=True)
+            self._threads.append(t)
+            t.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread:
-            self._thread.join(timeout)
+        for t in self._threads:
+            t.join(timeout)
 
     def run_forever(self) -> None:
-        self._run()
+        """Run in the calling thread (plus ``threads - 1`` helpers) until stopped."""
+        for i in range(1, self._threads_n):
+            t = threading.Thread(target=self._run, args=(i,), name=f"leadgate-worker-{i}",
+                                 daemon=True)
+            self._threads.append(t)
+            t.start()
+        try:
+            self._run(0)
+        finally:
+            self._stop.set()
+            self._wake.set()
 
-    def _run(self) -> None:
+    def _run(self, index: int = 0) -> None:
         import time
 
+        limit = 10 if self._threads_n == 1 else 1
         while not self._stop.is_set():
+            ran = 0
             try:
                 now_mono = time.monotonic()
-                for i, (every, task, last) in enumerate(self._periodic):
-                    if now_mono - last >= every:
-                        with self._uow_factory() as uow:
-                            task(uow, self._clock())
-                        self._periodic[i] = (every, task, now_mono)
-                drain(self._uow_factory, self._clock, max_jobs=100)
+                if index == 0:
+                    for i, (every, task, last) in enumerate(self._periodic):
+                        if now_mono - last >= every:
+                            with self._uow_factory() as uow:
+                                task(uow, self._clock())
+                            self._periodic[i] = (every, task, now_mono)
+                ran = drain(self._uow_factory, self._clock, max_jobs=100, claim_limit=limit)
             except Exception:  # database away for a moment: log and keep polling
                 log.exception("worker loop error")
+            if ran and not self._stop.is_set():
+                continue  # more may be due already
             self._wake.wait(self._poll)
             self._wake.clear()

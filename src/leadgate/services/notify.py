@@ -41,13 +41,19 @@ class Notice:
     #: the agent it concerns; managers see every notice
     agent_id: int | None
     data: dict[str, Any] = field(default_factory=dict)
+    #: more agents it concerns (e.g. who may pull from the queue a lead joined)
+    agents: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "agent_id": self.agent_id, "data": self.data}
+        out = {"kind": self.kind, "agent_id": self.agent_id, "data": self.data}
+        if self.agents:
+            out["agents"] = list(self.agents)
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Notice:
-        return cls(str(d["kind"]), d.get("agent_id"), dict(d.get("data") or {}))
+        return cls(str(d["kind"]), d.get("agent_id"), dict(d.get("data") or {}),
+                   tuple(d.get("agents") or ()))
 
 
 class Subscription:
@@ -61,8 +67,8 @@ class Subscription:
         self.queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=limit)
 
     def wants(self, notice: Notice) -> bool:
-        return self.everything or (notice.agent_id is not None
-                                   and notice.agent_id == self.agent_id)
+        return self.everything or (self.agent_id is not None and (
+            notice.agent_id == self.agent_id or self.agent_id in notice.agents))
 
     def offer(self, notice: Notice) -> None:
         def put() -> None:

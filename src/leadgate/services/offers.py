@@ -32,7 +32,7 @@ from leadgate.domain.offers import Escalation, bounce
 from leadgate.domain.routing import Flow
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.pools import parse_pool
-from leadgate.services import jobs, loads, snapshot, timeline
+from leadgate.services import jobs, loads, notifications, snapshot, timeline
 from leadgate.services.principal import Principal
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -122,6 +122,8 @@ def start(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime) -> P
     uow.session.flush()
     uow.session.execute(OFFERS.insert(), p.rows(lead.id, ids, now))
     jobs.enqueue(uow, EXPIRE, {"lead_id": lead.id, "round": 1}, now, delay=p.deadline - now)
+    notifications.queue_for(uow, lead.id, "offered" if p.kind == "push" else "claimable",
+                            list(ids.values()), now, round_=1, flow_key=lead.flow_key)
     timeline.record(uow, lead, "offered", now, actor="router", agents=list(p.agents),
                     rule=decision.rule, summary=decision.trace.summary, round=1,
                     **event_data(p, now))
@@ -242,6 +244,14 @@ def claim(uow: UnitOfWork, principal: Principal, lead_id: int, now: datetime, *,
         .order_by(m.Offer.id.desc()).limit(1))
     if offer is None:
         raise NotFound(f"no lead {lead_id} offered to you")
+    if offer.status == "offered":
+        # still eligible now (status, hours, caps, open-lead limit): the offer went out
+        # up to a window ago. Locks the rep's load row, so one rep's claims stay in cap.
+        from leadgate.services.pull import require_eligible
+
+        info = snapshot.current(uow.session).agents_by_id.get(agent_id)
+        if info is not None:
+            require_eligible(uow, info, now)
     won = uow.session.execute(
         update(m.Lead).where(m.Lead.id == lead_id, m.Lead.status == "offered",
                              m.Lead.assignee_id.is_(None))
@@ -288,6 +298,11 @@ def expire(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
                         offered_at=offer.offered_at.isoformat(),
                         deadline=offer.deadline.isoformat(), after_seconds=_after(offer, now))
     _bounce(uow, lead, open_[0], now)  # committed with the job's "done" by the worker
+    from leadgate.services.inbox import announce  # inbox reads offers
+
+    # live: the next rep sees the offer, the rep who let it lapse sees it go
+    announce(uow, lead.id, now, kind="expired",
+             previous=open_[0].agent_id if open_[0].kind == "push" else None)
 
 
 def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None:
@@ -332,6 +347,8 @@ def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None
                                           round_=round_, phase=phase))
         jobs.enqueue(uow, EXPIRE, {"lead_id": lead.id, "round": round_}, now,
                      delay=p.deadline - now)
+        notifications.queue_for(uow, lead.id, "offered", [snap.agents[b.agent].id], now,
+                                round_=round_, flow_key=lead.flow_key)
         timeline.record(uow, lead, "offered", now, actor=actor, agents=[b.agent],
                         rule=last.rule, round=round_, bounced_from=current,
                         escalated=b.escalated, skipped=b.to_dict()["skipped"],
@@ -341,6 +358,8 @@ def _bounce(uow: UnitOfWork, lead: m.Lead, last: m.Offer, now: datetime) -> None
         lead.status, lead.queue = "assigned", None
         hold_for(uow, lead, snap.agents[b.agent].id, now, method="escalation",
                   rule=last.rule, status="active")
+        notifications.queue_for(uow, lead.id, "assigned", [snap.agents[b.agent].id], now,
+                                flow_key=lead.flow_key)
         timeline.record(uow, lead, "escalated", now, actor=actor, to_agent=b.agent,
                         rule=last.rule, round=last.round)
         return

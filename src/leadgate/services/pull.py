@@ -99,7 +99,9 @@ def my_queues(uow: UnitOfWork, principal: Principal) -> list[QueueSpec]:
     return [q for q in specs if q.per_lead or _member(q, snap, info.key)]
 
 
-def _require_eligible(uow: UnitOfWork, info: snapshot.AgentInfo, now: datetime) -> None:
+def require_eligible(uow: UnitOfWork, info: snapshot.AgentInfo, now: datetime) -> None:
+    """Refuse (409 ``not_eligible``) a rep who could not be given a lead now; locks
+    the rep's load row until commit."""
     from leadgate.services.routing import load_candidates
 
     c: Candidate = load_candidates(uow, now, keys=[info.key], lock=True)[0]
@@ -132,7 +134,7 @@ def pull(uow: UnitOfWork, principal: Principal, now: datetime, *,
     info = _agent(uow, principal)
     snap = snapshot.current(uow.session)
     specs = _allowed(uow, principal, queue)
-    _require_eligible(uow, info, now)
+    require_eligible(uow, info, now)
     for spec in sorted(specs, key=lambda q: (q.name == UNASSIGNED, q.name)):
         q = _queued(spec).limit(SCAN if spec.per_lead else 1)
         if uow.dialect == "postgresql":
@@ -197,7 +199,7 @@ def claim_queued(uow: UnitOfWork, principal: Principal, lead_id: int,
         raise NotFound(f"no lead {lead_id} waiting in a queue you may take from")
     if spec.mode == "blind":
         raise Conflict(f"queue {spec.name!r} is blind: use POST /v1/pull", code="blind_queue")
-    _require_eligible(uow, info, now)
+    require_eligible(uow, info, now)
     _take(uow, principal, lead, info, spec, now, "claimed")
     return lead
 

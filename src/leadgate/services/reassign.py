@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from leadgate.domain.errors import Conflict, InvalidInput, NotFound
-from leadgate.services import offers, snapshot, timeline
+from leadgate.services import notifications, offers, snapshot, timeline
 from leadgate.services.principal import Principal
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -67,6 +67,7 @@ def reassign(uow: UnitOfWork, principal: Principal, lead_id: int, now: datetime,
     if info is not None:
         lead.status, lead.queue = "assigned", None
         offers.hold_for(uow, lead, info.id, now, method="manual", rule=None, status="active")
+        notifications.queue_for(uow, lead.id, "assigned", [info.id], now)
     else:
         _to_queue(lead, queue or "unassigned")
     uow.session.flush()

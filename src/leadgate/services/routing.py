@@ -24,7 +24,7 @@ from leadgate.domain.decision import Decision
 from leadgate.domain.errors import InvalidConfig
 from leadgate.domain.routing import Flow, decide
 from leadgate.domain.routing.members import flow_members
-from leadgate.services import jobs, loads, notify, snapshot, timeline
+from leadgate.services import jobs, loads, notifications, notify, snapshot, timeline
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
@@ -191,6 +191,8 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
             )
         )
         loads.record_assignments(s, [(agent.id, domain_agent(agent), now)])
+        notifications.queue_for(uow, lead.id, "assigned", [agent.id], now,
+                                flow_key=lead.flow_key)
         notify.publish_after_commit(uow, [notify.Notice(
             "lead.assigned", agent.id, {"lead": {"id": lead.id, "status": "assigned",
                                                  "assignee": {"key": agent.key,
@@ -204,8 +206,12 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
         _hold(uow, lead, decision.queue or "unassigned", now, reason=decision.trace.summary,
               hold_until=decision.hold_until)
         return
-    if decision.outcome in ("offered", "sell"):
-        # carried out by the work-loop (shotgun/pull) and buyers (ping tree/post) services
+    if decision.outcome in ("offered", "sell", "delivering"):
+        # carried out by the work-loop (shotgun/pull), buyers (ping tree/post) and
+        # delivery (the rule's destinations) services
+        if lead.status in loads.OPEN_STATUSES and lead.assignee_id is not None:
+            loads.change_open(s, lead.assignee_id, -1)
+            lead.assignee_id = None
         lead.status = decision.outcome
         timeline.record(uow, lead, decision.outcome, now, actor="router",
                         agents=list(decision.agents), rule=decision.rule,

@@ -53,6 +53,8 @@ class AgentInfo:
     key: str
     name: str
     agent: Agent
+    #: notification preferences (domain/notifications.py), None when the rep has none
+    notify: dict[str, Any] | None = None
 
 
 @dataclass
@@ -68,6 +70,10 @@ class Snapshot:
     agents_by_id: dict[int, AgentInfo] = field(default_factory=dict)
     #: every active agent with an empty load: resolves pool members before loads are read
     roster: Roster = field(default_factory=lambda: Roster(()))
+    #: teams' notification preferences (a chat webhook), by team key
+    team_notify: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: some agent or team has notification preferences (else capture skips them)
+    notify_any: bool = False
 
     def source_for_key(self, digest: str) -> SourceInfo | None:
         found = self.sources_by_hash.get(digest)
@@ -155,12 +161,16 @@ def _load(session: Session, stamps: dict[str, int], old: Snapshot | None) -> Sna
     if _changed("agents", stamps, old) or old is None:
         for row in session.scalars(select(m.Agent).where(m.Agent.active.is_(True))
                                    .order_by(m.Agent.key)):
-            info = AgentInfo(row.id, row.key, row.name, domain_agent(row))
+            info = AgentInfo(row.id, row.key, row.name, domain_agent(row), row.notify or None)
             snap.agents[row.key] = info
             snap.agents_by_id[row.id] = info
         snap.roster = Roster([Candidate(a.agent) for a in snap.agents.values()])
+        snap.team_notify = {k: n for k, n in session.execute(select(m.Team.key, m.Team.notify))
+                            if n}
+        snap.notify_any = bool(snap.team_notify) or any(a.notify for a in snap.agents.values())
     else:
         snap.agents, snap.agents_by_id, snap.roster = old.agents, old.agents_by_id, old.roster
+        snap.team_notify, snap.notify_any = old.team_notify, old.notify_any
     return snap
 
 

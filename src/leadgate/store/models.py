@@ -99,6 +99,8 @@ class Team(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: Notification preferences of the team (a chat webhook); see services/notifications.py
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -113,6 +115,8 @@ class Agent(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
     teams: Mapped[list[str]] = mapped_column(JSONType, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    #: Notification preferences (email, webhook, events), normalised; None: none.
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -415,6 +419,9 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(200))
     price: Mapped[float | None] = mapped_column()
+    #: a notification to a rep or team (``destination_key`` ``notify:*``): event,
+    #: agent, round; None for lead deliveries
+    notice: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

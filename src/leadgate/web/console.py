@@ -17,7 +17,17 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from leadgate.api.errors import allowed_methods
 from leadgate.bootstrap import App
-from leadgate.web import accounts, deliveries, flows, gatekeeper, manage, market, pages
+from leadgate.web import (
+    accounts,
+    deliveries,
+    flows,
+    gatekeeper,
+    inbox,
+    manage,
+    market,
+    offer_link,
+    pages,
+)
 from leadgate.web.render import HERE, handle_error
 
 SESSION_COOKIE = "leadgate_console"
@@ -46,6 +56,8 @@ def install(api: FastAPI, core: App) -> None:
     api.include_router(gatekeeper.router)
     api.include_router(deliveries.router)
     api.include_router(accounts.router)
+    api.include_router(inbox.router)
+    api.include_router(offer_link.router)
     api.include_router(market.router)
     _html_for_unknown_console_urls(api)
 

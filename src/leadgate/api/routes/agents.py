@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
-from leadgate.services import agents
+from leadgate.services import agents, notifications
 
 router = APIRouter(tags=["agents"])
 
@@ -58,3 +58,55 @@ def update_agent(key: str, uow: UowDep, user: UserDep, app: AppDep,
 @router.get("/v1/teams", summary="List teams and their members")
 def list_teams(uow: ReaderDep, user: UserDep) -> dict[str, Any]:
     return {"items": agents.list_teams(uow)}
+
+
+# --- notification preferences ---------------------------------------------------------
+class WebhookSetting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    secret: str | None = None
+
+
+class NotificationSettings(BaseModel):
+    """A rep's notification preferences (the ``notify:`` key of the setup file)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"email": True, "webhook": "https://chat.example/hooks/ana",
+         "events": ["offered", "assigned"]}]})
+    email: bool | str = Field(False, description="true (the agent's address), false, or "
+                                                  "an address")
+    webhook: str | WebhookSetting | None = Field(
+        None, description="a URL (signed with Standard Webhooks; a secret is made when "
+                          "none is given) or {url, secret}")
+    events: list[Literal["offered", "claimable", "assigned"]] | None = Field(
+        None, description="default: offered, assigned")
+
+
+class NotificationSettingsView(BaseModel):
+    agent: str
+    email: bool | str
+    webhook: WebhookSetting | None
+    events: list[str]
+    email_address: str | None = Field(description="where emails go")
+    configured: bool
+
+
+@router.get("/v1/agents/{key}/notifications", response_model=NotificationSettingsView,
+            summary="An agent's notification preferences (your own, or anyone's: managers)")
+def get_notifications(key: str, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+    """Email and webhook notifications of offers and assignments. The webhook's signing
+    secret is shown: receivers verify the Standard Webhooks signature with it."""
+    return notifications.get_prefs(uow, user, key)
+
+
+@router.put("/v1/agents/{key}/notifications", response_model=NotificationSettingsView,
+            summary="Set an agent's notification preferences (your own, or anyone's: "
+                    "managers)")
+def put_notifications(key: str, body: NotificationSettings, uow: UowDep, user: UserDep,
+                      app: AppDep) -> dict[str, Any]:
+    """Replaces the preferences as a whole (keys left out take their defaults: email
+    off, no webhook, events offered and assigned). A rep may change only their own
+    (403 otherwise). A webhook without a secret keeps its current one, or gets a new
+    one."""
+    data = body.model_dump(exclude_none=True)
+    return notifications.set_prefs(uow, user, key, data, app.clock())

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
 from leadgate.api.params import DbId
-from leadgate.services import offers, pull, reassign
+from leadgate.services import inbox, offers, pull, reassign
 from leadgate.services.ingest import lead_summary
 from leadgate.store import models as m
 
@@ -59,7 +59,9 @@ def _answer(offer: m.Offer, lead: m.Lead) -> dict[str, Any]:
 def accept_offer(offer_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
     """The lead becomes yours (`assigned`). A shotgun offer is a claim: only the first
     wins, the others get 409 `already_claimed`."""
-    offer = offers.accept(uow, user, offer_id, app.clock())
+    now = app.clock()
+    offer = offers.accept(uow, user, offer_id, now)
+    inbox.announce(uow, offer.lead_id, now, kind="accepted")
     uow.commit()
     lead = uow.session.get(m.Lead, offer.lead_id)
     assert lead is not None
@@ -70,8 +72,9 @@ def accept_offer(offer_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dic
 def decline_offer(offer_id: DbId, uow: UowDep, user: UserDep, app: AppDep,
                   body: DeclineBody | None = None) -> dict[str, Any]:
     """A push offer goes at once to the next eligible rep (or escalates)."""
-    offer = offers.decline(uow, user, offer_id, app.clock(),
-                           reason=body.reason if body else None)
+    now = app.clock()
+    offer = offers.decline(uow, user, offer_id, now, reason=body.reason if body else None)
+    inbox.announce(uow, offer.lead_id, now, kind="declined", previous=offer.agent_id)
     uow.commit()
     app.wakeup.notify()
     lead = uow.session.get(m.Lead, offer.lead_id)
@@ -87,10 +90,12 @@ def claim_lead(lead_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dict[s
     shotgun = user.agent_id is not None and uow.session.scalar(select(m.Offer.id).where(
         m.Offer.lead_id == lead_id, m.Offer.agent_id == user.agent_id,
         m.Offer.kind == "shotgun").limit(1)) is not None
+    now = app.clock()
     if shotgun:
-        lead = offers.claim(uow, user, lead_id, app.clock())
+        lead = offers.claim(uow, user, lead_id, now)
     else:
-        lead = pull.claim_queued(uow, user, lead_id, app.clock())
+        lead = pull.claim_queued(uow, user, lead_id, now)
+    inbox.announce(uow, lead.id, now, kind="claimed")
     uow.commit()
     return lead_summary(lead)
 
@@ -100,7 +105,10 @@ def pull_next(uow: UowDep, user: UserDep, app: AppDep,
               body: PullBody | None = None) -> dict[str, Any]:
     """`{"lead": null}` when nothing is waiting; 409 `not_eligible` when you cannot take
     a lead now (away, outside hours, at a cap)."""
-    lead = pull.pull(uow, user, app.clock(), queue=body.queue if body else None)
+    now = app.clock()
+    lead = pull.pull(uow, user, now, queue=body.queue if body else None)
+    if lead is not None:
+        inbox.announce(uow, lead.id, now, kind="pulled")
     uow.commit()
     return {"lead": lead_summary(lead) if lead is not None else None}
 
@@ -123,8 +131,12 @@ def reassign_lead(lead_id: DbId, body: ReassignBody, uow: UowDep, user: UserDep,
                   app: AppDep) -> dict[str, Any]:
     """To another agent (assigned at once) or a queue, with a reason; audited. The
     flow's rotation is not moved."""
-    lead = reassign.reassign(uow, user, lead_id, app.clock(), agent=body.agent,
-                             queue=body.queue, reason=body.reason)
+    now = app.clock()
+    locked = offers.lock_lead(uow, lead_id)
+    previous = locked.assignee_id if locked is not None else None
+    lead = reassign.reassign(uow, user, lead_id, now, agent=body.agent, queue=body.queue,
+                             reason=body.reason)
+    inbox.announce(uow, lead.id, now, kind="reassigned", previous=previous)
     uow.commit()
     return lead_summary(lead)
 
@@ -134,7 +146,8 @@ def release_lead(lead_id: DbId, uow: UowDep, user: UserDep, app: AppDep,
                  body: ReleaseBody | None = None) -> dict[str, Any]:
     """The assignee (or a manager) puts an assigned lead back in the queue it was
     pulled from (`unassigned` otherwise); audited."""
-    lead = reassign.release(uow, user, lead_id, app.clock(),
-                            reason=body.reason if body else None)
+    now = app.clock()
+    lead = reassign.release(uow, user, lead_id, now, reason=body.reason if body else None)
+    inbox.announce(uow, lead.id, now, kind="released")
     uow.commit()
     return lead_summary(lead)

@@ -233,6 +233,8 @@ def _placed(attempt: _Attempt, rule: Rule | None, tried: _Tried, flow: Flow,
         head = "Offered to " + ", ".join(label(k) for k in pick.agents)
     elif outcome == "queued":
         head = f"Queued in {pick.queue}"
+    elif outcome == "delivering":
+        head = "Sent to destinations"
     elif outcome == "sell":
         head = f"Sent to sale by {attempt.target.method}"
     else:

@@ -91,7 +91,8 @@ class Rule:
     when: Condition
     target: Target
     when_nobody: str = "next"
-    #: destinations the lead is also delivered to when this rule places or holds it
+    #: destinations the lead is delivered to when this rule places or holds it (with
+    #: target method ``deliver``: instead of a rep)
     deliver: DeliverPlan | None = None
     #: where an offer goes when nobody in the pool accepted in time (domain/offers.py)
     escalate: Escalation | None = None
@@ -105,7 +106,8 @@ class Rule:
         out: dict[str, Any] = {"name": self.name}
         if not isinstance(self.when, Always):
             out["when"] = self.when.to_dict()
-        out["to"] = self.target.to_dict()
+        if self.target.raw != {"method": "deliver"} or self.deliver is None:
+            out["to"] = self.target.to_dict()
         if self.when_nobody != "next":
             out["when_nobody"] = self.when_nobody
         if self.deliver is not None:
@@ -287,14 +289,25 @@ def _rule(data: Any, i: int, *, agents: Collection[str] | None, teams: Collectio
         raise InvalidFlow("name must be a non-empty string", path=f"{path}.name")
     when = parse_condition(data.get("when"), path=f"{path}.when", fields=fields)
     if "to" not in data:
-        raise InvalidFlow("a rule needs a target: to", path=f"{path}.to")
-    target = parse_target(data["to"], f"{path}.to", agents=agents, teams=teams, fields=fields)
+        if data.get("deliver") is None:
+            raise InvalidFlow("a rule needs a target (to) or destinations (deliver)",
+                              path=f"{path}.to")
+        # deliver instead of assigning: the rule places the lead with its destinations
+        target = parse_target({"method": "deliver"}, f"{path}.to")
+    else:
+        target = parse_target(data["to"], f"{path}.to", agents=agents, teams=teams,
+                              fields=fields)
+    if target.method == "deliver" and data.get("deliver") is None:
+        raise InvalidFlow("method deliver needs the rule's deliver: destinations",
+                          path=f"{path}.deliver")
     nobody = data.get("when_nobody", "next")
     if nobody not in WHEN_NOBODY:
         raise InvalidFlow(f"when_nobody must be one of {', '.join(WHEN_NOBODY)}, got {nobody!r}",
                           path=f"{path}.when_nobody")
     deliver = (parse_deliver(data["deliver"], f"{path}.deliver", fields=fields)
                if data.get("deliver") is not None else None)
+    if target.method == "deliver" and deliver is not None:
+        target = _with_plan(target, deliver)
     escalate = None
     if data.get("escalate") is not None:
         from leadgate.domain.offers import parse_escalation  # offers imports routing
@@ -362,4 +375,16 @@ def _fallback(fb: Any, *, agents: Collection[str] | None, teams: Collection[str]
         return Fallback(queue=queue, deliver=deliver)
     target = parse_target(rest | ({"queue": queue} if queue is not None else {}), "fallback",
                           agents=agents, teams=teams, fields=fields, extra_keys=("queue",))
+    if target.method == "deliver":
+        if deliver is None:
+            raise InvalidFlow("method deliver needs the fallback's deliver: destinations",
+                              path="fallback.deliver")
+        target = _with_plan(target, deliver)
     return Fallback(queue=queue, target=target, deliver=deliver)
+
+
+def _with_plan(target: Target, plan: DeliverPlan) -> Target:
+    """A ``deliver`` target carries its rule's plan: it places the lead only when at
+    least one destination's ``when`` holds for it."""
+    return Target(target.method, target.pool, {**target.options, "plan": plan},
+                  target.accept_within, target.raw)

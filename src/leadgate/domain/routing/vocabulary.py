@@ -29,5 +29,5 @@ def vocabulary() -> dict[str, Any]:
         "selector_attributes": dict(SELECTOR_ATTRIBUTES),
         "lead_facts": dict(DERIVED_FACTS),
         "when_nobody": dict(WHEN_NOBODY),
-        "outcomes": ["assigned", "offered", "queued", "sell", "unassigned"],
+        "outcomes": ["assigned", "offered", "queued", "delivering", "sell", "unassigned"],
     }

@@ -95,7 +95,11 @@ def _backfill(bind: sa.engine.Connection) -> None:
     from leadgate.services.routing import domain_agent
 
     session = sa.orm.Session(bind=bind)
-    agents = {row.id: domain_agent(row) for row in session.scalars(sa.select(m.Agent))}
+    # only the columns this revision knows: later revisions add columns to agents
+    cols = sa.orm.load_only(m.Agent.id, m.Agent.key, m.Agent.name, m.Agent.status,
+                            m.Agent.spec, m.Agent.teams)
+    agents = {row.id: domain_agent(row)
+              for row in session.scalars(sa.select(m.Agent).options(cols))}
     rebuild(session, agents, datetime.now(UTC))
     session.flush()
 

@@ -4,7 +4,7 @@ Money is stored as whole cents (BigInteger) so sums are exact on SQLite and
 PostgreSQL alike and a sale's budget check is one conditional UPDATE.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 08:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import leadgate.store.models as m
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -80,6 +80,10 @@ def apply(lead: BatchLead, decision: Decision, now: datetime, flow: Any = None) 
         lead.event("assigned", "router", agent=decision.agent, rule=decision.rule,
                    method=decision.method, summary=decision.trace.summary)
         return
+    if decision.outcome == "delivering":  # to the rule's destinations, not to a rep
+        lead.status = "delivering"
+        lead.event("delivering", "router", rule=decision.rule, summary=decision.trace.summary)
+        return
     if decision.outcome in ("offered", "sell"):
         lead.status = decision.outcome
         extra = offers.event_data(lead.offer, now) if lead.offer else {}

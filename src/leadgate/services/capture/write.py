@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadgate.domain.delivery import plan_of
-from leadgate.services import deliveries, loads, snapshot
+from leadgate.services import deliveries, loads, notifications, snapshot
 from leadgate.services.capture.decide import facts_of
 from leadgate.services.capture.submission import BatchLead, IngestResult
 from leadgate.services.capture.tables import (
@@ -138,6 +138,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             [{"k": k, "s": jsonable(states[k or ""]),
               "n": sum(1 for x in leads if x.flow_key == k and x.decision is not None)}
              for k in sorted(routed, key=str)])
+    notifications.add_batch(outbox, snap, leads, now)  # nothing unless someone asked
     jobs.extend(outbox.write(session))
     # one statement on PostgreSQL for everything the batch inserts once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
@@ -163,7 +164,11 @@ def notices_for(snap: Snapshot, leads: Sequence[BatchLead], now: datetime) -> li
             out.append(Notice("lead.assigned", lead.agent_id, {"lead": body,
                                                                "at": now.isoformat()}))
         elif lead.status in ("queued", "unassigned"):
-            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()}))
+            # managers, and the reps who may pull from the queue (a pull rule's pool)
+            pullers = tuple(a.id for k in lead.decision.agents if (a := snap.agents.get(k))) \
+                if lead.decision is not None and lead.decision.method == "pull" else ()
+            out.append(Notice("lead.queued", None, {"lead": body, "at": now.isoformat()},
+                              pullers))
     return out
 
 

@@ -5,6 +5,8 @@
 * ``pull`` - outcome ``queued`` into a pull queue (option ``queue``, default
   ``pull:<flow>:<rule>``); ``Decision.agents`` lists the pool members allowed to pull;
   option ``mode``: ``blind`` (default; "give me the next best lead") or ``selective``.
+* ``deliver`` - outcome ``delivering``: no rep; the lead goes to the destinations of the
+  rule's ``deliver:`` (a rule written with ``deliver:`` and no ``to:`` gets this target).
 * ``ping_tree`` / ``ping_post`` / ``sell_weighted`` - outcome ``sell``; the target
   carries ``buyers`` (keys or mappings with a ``key``) and is handed to the market
   service (services/market) as is (``ping_post`` also ``timeout``, default 750ms;
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from leadgate.domain.delivery import select_targets
 from leadgate.domain.errors import InvalidFlow
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.domain.routing.methods.base import (
@@ -101,6 +104,24 @@ def parse_buyers(data: Mapping[str, Any], path: str) -> list[str]:
     return keys
 
 
+class Deliver(Method):
+    name = "deliver"
+    description = ("deliver the lead to the rule's destinations (deliver:) instead of "
+                   "assigning a rep")
+    needs_pool = False
+    needs_eligible = False
+    outcome = "delivering"
+    example = {"method": "deliver"}
+
+    def choose(self, ctx: Context) -> Pick:
+        plan = ctx.options.get("plan")
+        chosen = [t.destination for t in select_targets(plan, ctx.lead)] if plan else []
+        if not chosen:
+            return Pick(None, why="no destination's condition held for the lead")
+        return Pick("delivering", arithmetic={"destinations": chosen},
+                    why="goes to " + ", ".join(chosen) + " instead of a rep")
+
+
 class _Sell(Method):
     needs_pool = False
     needs_eligible = False
@@ -149,5 +170,5 @@ class SellWeighted(_Sell):
         return {"buyers": parse_buyers(data, path)}
 
 
-for _m in (Shotgun(), Pull(), PingTree(), PingPost(), SellWeighted()):
+for _m in (Shotgun(), Pull(), Deliver(), PingTree(), PingPost(), SellWeighted()):
     register_method(_m)
