@@ -100,6 +100,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock = utcnow,
               migrate: bool = False) -> App:
     settings = settings or Settings()
     from leadgate.services import jobs
+    from leadgate.services.market import sell  # noqa: F401  (registers lead.sell)
 
     jobs.LEASE = timedelta(seconds=settings.job_lease_seconds)
     engine = make_engine(settings)

@@ -252,12 +252,15 @@ def config_export(db: DbOpt = None,
 
 @user_cli.command("create")
 def user_create(email: Annotated[str, typer.Argument(help="Login email.")],
-                role: Annotated[str, typer.Option(help="admin, manager or agent.")] = "manager",
+                role: Annotated[str, typer.Option(help="admin, manager, agent or buyer.")
+                                ] = "manager",
                 password: Annotated[str, typer.Option(prompt=True, hide_input=True,
                                                       confirmation_prompt=True,
                                                       help="At least 8 characters.")] = "",
                 agent: Annotated[str | None, typer.Option(
                     help="Agent key this user works as (required for role agent).")] = None,
+                buyer: Annotated[str | None, typer.Option(
+                    help="Buyer key this user buys for (required for role buyer).")] = None,
                 name: Annotated[str | None, typer.Option(help="Display name.")] = None,
                 db: DbOpt = None) -> None:
     """Create a console/API user with a role."""
@@ -267,7 +270,7 @@ def user_create(email: Annotated[str, typer.Argument(help="Login email.")],
     try:
         with app.uow() as uow:
             user = accounts.create_user(uow, email, password, role, app.clock(), name=name,
-                                        agent_key=agent)
+                                        agent_key=agent, buyer_key=buyer)
             uow.commit()
             out.print(f"user {user.email} created with role {user.role}")
     except LeadgateError as exc:

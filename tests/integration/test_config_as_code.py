@@ -70,7 +70,7 @@ def test_bad_file_is_refused_whole_with_lines_and_keys(app: App) -> None:
     [
         ("campaigns: [\n  {key: x,\n", "not valid YAML at line"),
         ("- just\n- a list\n", "must be a mapping"),
-        ("teams:\n  - {key: t}\nbuyers: []\n", "unknown section 'buyers'"),
+        ("teams:\n  - {key: t}\nsellers: []\n", "unknown section 'sellers'"),
         ("teams:\n  - {key: t}\n  - {key: t}\n", "duplicate key 't'"),
         ("sources:\n  - {key: s, campaign: nope}\n", "unknown campaign 'nope'"),
     ],

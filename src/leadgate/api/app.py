@@ -21,6 +21,7 @@ from leadgate.api.routes import (
     forms,
     gatekeeper,
     leads,
+    market,
     system,
     work,
 )
@@ -65,7 +66,8 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     )
     api.state.leadgate = core
     errors.install(api)
-    for module in (leads, gatekeeper, agents, flows, forms, system, deliveries, events, work):
+    for module in (leads, gatekeeper, agents, flows, forms, system, deliveries, events, work,
+                   market):
         api.include_router(module.router, dependencies=[Depends(guard_params)])
     console.install(api, core)
     openapi.install(api)

@@ -19,7 +19,8 @@ from leadgate.store.uow import UnitOfWork
 
 
 def create_user(uow: UnitOfWork, email: str, password: str, role: str, now: datetime, *,
-                name: str | None = None, agent_key: str | None = None) -> m.User:
+                name: str | None = None, agent_key: str | None = None,
+                buyer_key: str | None = None) -> m.User:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
     if len(password) < 8:
@@ -36,8 +37,12 @@ def create_user(uow: UnitOfWork, email: str, password: str, role: str, now: date
     elif role == "agent":
         raise InvalidInput("a user with the agent role must be linked to an agent",
                            code="agent_required")
+    if role == "buyer" and not buyer_key:
+        raise InvalidInput("a user with the buyer role must be linked to a buyer",
+                           code="buyer_required")
     user = m.User(email=email, name=name or email.split("@")[0], role=role,
                   password_hash=security.hash_password(password), agent_id=agent_id,
+                  buyer_key=buyer_key if role == "buyer" else None,
                   active=True, created_at=now)
     uow.session.add(user)
     uow.session.flush()
@@ -148,7 +153,7 @@ def end_session(uow: UnitOfWork, secret: str) -> None:
 
 def principal_for_user(user: m.User) -> Principal:
     return Principal(kind="user", name=user.email, role=user.role, user_id=user.id,
-                     agent_id=user.agent_id)
+                     agent_id=user.agent_id, buyer_key=user.buyer_key)
 
 
 #: ``last_used_at`` is written at most this often per token (not on every request).

@@ -24,10 +24,15 @@ from leadgate.domain.errors import InvalidConfig
 from leadgate.domain.notifications import parse_prefs, public
 from leadgate.domain.routing import Flow, parse_flow
 from leadgate.services import security
+from leadgate.services.market import setup as market_setup
 from leadgate.store import models as m
+from leadgate.store.market import Buyer
 from leadgate.store.uow import UnitOfWork
 
-SECTIONS = ("campaigns", "sources", "teams", "agents", "destinations", "flows")
+SECTIONS = ("campaigns", "sources", "teams", "agents", "destinations", "buyers", "flows")
+#: sections that are one mapping, not a list of keyed entries
+MAPPINGS = ("market",)
+SELL_METHODS = ("ping_tree", "ping_post", "sell_weighted")
 AGENT_ROW_KEYS = ("key", "name", "email", "teams", "status", "notify")
 
 
@@ -86,14 +91,16 @@ def _line_for(path: str, lines: Mapping[str, int]) -> int | None:
 def validate(data: Mapping[str, Any], lines: Mapping[str, int] | None = None,
              *, known_agents: set[str] | None = None,
              known_teams: set[str] | None = None,
-             known_destinations: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+             known_destinations: set[str] | None = None,
+             known_buyers: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Check a whole config document; raise one InvalidConfig listing every error."""
     lines = lines or {}
     errors: list[tuple[str, str]] = []
     out: dict[str, list[dict[str, Any]]] = {}
     for key in data:
-        if key not in SECTIONS:
-            errors.append((str(key), f"unknown section {key!r}; expected {', '.join(SECTIONS)}"))
+        if key not in SECTIONS and key not in MAPPINGS:
+            errors.append((str(key), f"unknown section {key!r}; expected "
+                                     f"{', '.join(SECTIONS + MAPPINGS)}"))
     for section in SECTIONS:
         items = data.get(section) or []
         if not isinstance(items, list):
@@ -146,12 +153,15 @@ def validate(data: Mapping[str, Any], lines: Mapping[str, int] | None = None,
         path = f"destinations[{i}]"
         guard(path, lambda d=d, path=path: parse_spec(d, path))
     destinations = {d["key"] for d in out["destinations"]} | (known_destinations or set())
+    errors.extend(market_setup.validate(out["buyers"], data.get("market"), destinations))
+    buyers = {b["key"] for b in out["buyers"]} | (known_buyers or set())
     for i, f in enumerate(out["flows"]):
         path = f"flows[{i}]"
         flow = guard(path, lambda f=f: parse_flow(f, key=f["key"], agents=agents, teams=teams))
         if flow is not None:
             errors.extend((f"{path}.{p}", msg) for p, msg in unknown_destinations(flow,
                                                                                   destinations))
+            errors.extend((f"{path}.{p}", msg) for p, msg in unknown_buyers(flow, buyers))
     if errors:
         described = []
         for p, msg in errors:
@@ -172,7 +182,8 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
     known_teams = set(s.scalars(select(m.Team.key)))
     known_destinations = set(s.scalars(select(m.Destination.key)))
     doc = validate(data, lines, known_agents=known_agents, known_teams=known_teams,
-                   known_destinations=known_destinations)
+                   known_destinations=known_destinations,
+                   known_buyers=set(s.scalars(select(Buyer.key))))
     report = ApplyReport()
     audit = _Audit(uow, actor, now, report)
 
@@ -225,6 +236,8 @@ def apply(uow: UnitOfWork, data: Mapping[str, Any], now: datetime, *,
             audit("destination", d["key"], before, public_spec(spec))
         else:
             audit.same("destination", d["key"])
+
+    market_setup.apply(uow, doc["buyers"], data.get("market"), now, audit, audit.same)
 
     for f in doc["flows"]:
         spec = parse_flow(f, key=f["key"]).to_dict()
@@ -306,6 +319,16 @@ def unknown_destinations(flow: Flow, known: set[str]) -> list[tuple[str, str]]:
                 out.append((f"{path}.to[{i}].destination",
                             f"unknown destination {t.destination!r}"))
     return out
+
+
+def unknown_buyers(flow: Flow, known: set[str]) -> list[tuple[str, str]]:
+    """(path, message) for every ping tree / ping post target naming an unknown buyer."""
+    targets = [(f"rules[{r.index}].to", r.target) for r in flow.rules]
+    if flow.fallback is not None and flow.fallback.target is not None:
+        targets.append(("fallback.to", flow.fallback.target))
+    return [(f"{path}.buyers[{i}]", f"unknown buyer {k!r}")
+            for path, t in targets for i, k in enumerate(t.options.get("buyers") or ())
+            if t.method in SELL_METHODS and k not in known]
 
 
 def keep_secrets(new: Any, old: Any) -> Any:
@@ -424,6 +447,11 @@ def export(uow: UnitOfWork) -> dict[str, Any]:
         out["agents"].append(item)
     out["destinations"] = [public_spec(d.spec) for d in
                            s.scalars(select(m.Destination).order_by(m.Destination.key))]
+    buyers, market = market_setup.export(uow)
+    if buyers:
+        out["buyers"] = buyers
+    if market is not None:
+        out["market"] = market
     out["flows"] = []
     for f in s.scalars(select(m.Flow).order_by(m.Flow.key)):
         spec = dict(f.draft)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from leadgate.services import deliveries, offers, timeline  # noqa: F401  (their handlers)
 from leadgate.services.jobs import handler
+from leadgate.services.market import sell  # noqa: F401  (the lead.sell handler)
 from leadgate.services.routing import route_lead
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork

@@ -87,18 +87,19 @@ def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
         job = uow.session.get(Job, job_id)
         if job is None or job.status in ("done", "dead"):
             return "skipped"
-        fn = HANDLERS.get(job.kind)
+        kind = job.kind  # handlers may commit, expiring ``job``
+        fn = HANDLERS.get(kind)
         now = clock()
         error: str | None = None
         permanent = False
         try:
             if fn is None:
-                raise PermanentJobError(f"no handler for job kind {job.kind!r}")
+                raise PermanentJobError(f"no handler for job kind {kind!r}")
             fn(uow, dict(job.payload), now)
         except PermanentJobError as exc:
             error, permanent = str(exc), True
         except Exception as exc:  # a failing job must never kill the worker
-            log.exception("job %s (%s) failed", job_id, job.kind)
+            log.exception("job %s (%s) failed", job_id, kind)
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
             job.status = "done"

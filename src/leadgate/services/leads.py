@@ -16,7 +16,7 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 STATUSES = ("new", "assigned", "queued", "unassigned", "rejected", "quarantined", "merged",
-            "offered", "sell", "delivering", "won", "lost")
+            "offered", "sell", "sold", "delivering", "won", "lost")
 
 
 @dataclass(frozen=True)

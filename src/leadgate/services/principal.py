@@ -6,17 +6,19 @@ from dataclasses import dataclass
 
 from leadgate.domain.errors import Forbidden
 
-ROLES = ("admin", "manager", "agent")
+ROLES = ("admin", "manager", "agent", "buyer")
 
 
 @dataclass(frozen=True)
 class Principal:
     kind: str  # "source" | "user"
     name: str
-    role: str | None = None  # admin | manager | agent (users only)
+    role: str | None = None  # admin | manager | agent | buyer (users only)
     user_id: int | None = None
     agent_id: int | None = None
     source_id: int | None = None
+    #: a buyer user's buyer (it sees and returns only its own purchases)
+    buyer_key: str | None = None
     #: The personal API token used, when it is due a ``last_used_at`` update.
     touch_token_id: int | None = None
 

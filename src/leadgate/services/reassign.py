@@ -20,7 +20,7 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 #: a closed or refused lead is not handed around any more
-FINAL = ("rejected", "merged", "won", "lost", "quarantined", "sell")
+FINAL = ("rejected", "merged", "won", "lost", "quarantined", "sell", "sold")
 
 
 def _where(lead: m.Lead) -> dict[str, Any]:

@@ -139,6 +139,10 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
     lead.flow_version = version
     lead.decision = decision_record(decision, flow.key or "", version, now)
     apply_decision(uow, lead, decision, now, actor=actor)
+    if decision.outcome == "sell":  # the marketplace sells it (services/market)
+        from leadgate.services.market.queue import job_row
+
+        uow.session.add(m.Job(**job_row(lead.id, decision, flow, now)))
     from leadgate.services.deliveries import queue_for_decision
 
     queue_for_decision(uow, lead, flow, decision, facts, now)

@@ -129,6 +129,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    #: the buyer a user with the buyer role acts for (migration 0008)
+    buyer_key: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     agent: Mapped[Agent | None] = relationship(lazy="joined")

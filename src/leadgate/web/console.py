@@ -24,6 +24,7 @@ from leadgate.web import (
     gatekeeper,
     inbox,
     manage,
+    market,
     offer_link,
     pages,
 )
@@ -57,6 +58,7 @@ def install(api: FastAPI, core: App) -> None:
     api.include_router(accounts.router)
     api.include_router(inbox.router)
     api.include_router(offer_link.router)
+    api.include_router(market.router)
     _html_for_unknown_console_urls(api)
 
 

@@ -14,6 +14,7 @@ from leadgate.api.params import DbId
 from leadgate.domain.errors import AuthError, InvalidInput, TooManyRequests
 from leadgate.services import accounts, agents, configure, deliveries, leads, outcomes, review
 from leadgate.services.login import LoginCandidate
+from leadgate.services.market import board
 from leadgate.web.auth import (
     ConsoleUser,
     CoreDep,
@@ -184,7 +185,9 @@ def lead_page(request: Request, lead_id: DbId, uow: ReaderDep, user: UserDep) ->
                   {"lead": detail, "deliveries": sent, "fields": fields, "values": values,
                    "raw": raw,
                    "decision": decision, "trace": trace if isinstance(trace, dict) else None,
-                   "summary": summary, "outcomes": outcomes.OUTCOMES}, user=user)
+                   "summary": summary, "outcomes": outcomes.OUTCOMES,
+                   "market": board.lead_market(uow, lead_id) if user.is_manager else None},
+                  user=user)
 
 
 @router.post("/leads/{lead_id}/approve")

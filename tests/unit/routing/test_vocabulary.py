@@ -14,7 +14,7 @@ def test_vocabulary_exports_operators_methods_reasons_pools_and_facts() -> None:
     assert v["operators"]["between"]["operand"] == "range"
     assert set(v["methods"]) == {"round_robin", "weighted", "least_loaded", "performance",
                                  "quality_match", "specialist", "shotgun", "pull", "deliver",
-                                 "ping_tree", "ping_post"}
+                                 "ping_tree", "ping_post", "sell_weighted"}
     assert "weights" in v["methods"]["weighted"]["options"]
     assert v["methods"]["ping_post"]["needs_pool"] is False
     assert v["eligibility_reasons"] == REASONS

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from leadgate.api import market_hook
 from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep, get_caller
 from leadgate.api.errors import PROBLEM
 from leadgate.bootstrap import App
@@ -91,6 +92,7 @@ async def create_lead(
         raise Forbidden("leads are submitted with a source API key, not a user token")
     textsafety.require_json(request.headers.get("content-type"))
     payload = await read_json(request)
+    held = await market_hook.hold(app, caller, payload)  # a supplier's pre-ping price
     sub = capture.Submission(source_id=caller.principal.source_id, payload=payload,
                              received_at=app.clock(), idempotency_key=idempotency_key,
                              key_hash=caller.key_hash)
@@ -100,6 +102,8 @@ async def create_lead(
     else:
         capture.check_payload(payload)
     result = await app.capture.submit(sub)
+    if held is not None:
+        await market_hook.settle(app, caller, held, result)
     media = PROBLEM if result.status_code >= 400 else "application/json"
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return Response(orjson.dumps(result.body), status_code=result.status_code,

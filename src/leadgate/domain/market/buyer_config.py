@@ -30,7 +30,7 @@ __all__ = ["parse_buyer"]
 
 _KEYS = frozenset({"key", "name", "status", "filters", "caps", "budget", "timezone",
                    "working_hours", "holidays", "price", "sale", "priority", "weight",
-                   "destinations"})
+                   "destinations", "ping"})
 
 
 def parse_buyer(data: Any, *, path: str = "buyer",
@@ -101,6 +101,12 @@ def parse_buyer(data: Any, *, path: str = "buyer",
         raise InvalidConfig("expected a list of destination keys",
                             path=f"{path}.destinations")
     kw["destinations"] = tuple(d.strip() for d in dests)
+    ping = data.get("ping")
+    if ping is not None:
+        if not isinstance(ping, str) or not ping.strip():
+            raise InvalidConfig("expected the key of the destination that answers pings "
+                                "with a bid", path=f"{path}.ping")
+        kw["ping"] = ping.strip()
     return Buyer(**kw)
 
 

@@ -126,7 +126,8 @@ class Buyer:
     max_sales: int = 1         # 1 = exclusive; N >= 2 = shared, sold at most N times
     priority: int = 100        # lower is pinged first in a ping tree
     weight: float = 1.0        # share in weighted selling
-    destinations: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = ()  # where a bought lead is posted (the first)
+    ping: str | None = None    # the destination pinged for a bid in ping post auctions
     _schedule: WeekSchedule | None = field(init=False, repr=False, compare=False,
                                            default=None)
 
@@ -188,6 +189,8 @@ class Buyer:
         out["weight"] = self.weight
         if self.destinations:
             out["destinations"] = list(self.destinations)
+        if self.ping:
+            out["ping"] = self.ping
         return out
 
 

@@ -23,6 +23,8 @@ from leadgate.services.capture.tables import (
     OFFERS,
     STATE,
 )
+from leadgate.services.market.queue import MARKET_LEADS, market_row
+from leadgate.services.market.queue import job_row as sell_job
 from leadgate.services.notify import CHANNEL, Notice
 from leadgate.services.routing import jsonable
 from leadgate.services.snapshot import Snapshot
@@ -75,6 +77,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
     ids = insert_rows(session, LEADS, rows, ids=True)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
     offer_rows: list[dict[str, Any]] = []
+    market: list[dict[str, Any]] = []
     outbox = deliveries.Batch()
     for lead, lead_id in zip(leads, ids, strict=True):
         lead.id = lead_id
@@ -108,6 +111,10 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             jobs.append({"kind": "lead.reroute", "payload": {"lead_id": lead_id},
                          "status": "pending", "attempts": 0, "max_attempts": 8,
                          "run_after": max(lead.hold_until, now), "created_at": now})
+        if lead.status == "sell" and lead.decision is not None:  # the marketplace sells it
+            jobs.append(sell_job(lead_id, lead.decision, (snap.flow_of(lead.campaign)
+                                                          or (None,))[0], now))
+            market.append(market_row(lead_id, lead.source.key, now))
         if lead.decision is not None and (fv := snap.flow_of(lead.campaign)) is not None:
             outbox.add(lead_id, plan_of(fv[0], lead.decision),
                        lambda lead=lead: facts_of(lead, now), now, flow_key=lead.flow_key,
@@ -160,7 +167,8 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             told = (CHANNEL, notify(notices))
     # one statement on PostgreSQL for everything the batch writes once ids are known
     insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
-                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem)], pg_parts, told)
+                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem),
+                          (MARKET_LEADS, market)], pg_parts, told)
     return len(jobs)
 
 

@@ -7,9 +7,10 @@
   option ``mode``: ``blind`` (default; "give me the next best lead") or ``selective``.
 * ``deliver`` - outcome ``delivering``: no rep; the lead goes to the destinations of the
   rule's ``deliver:`` (a rule written with ``deliver:`` and no ``to:`` gets this target).
-* ``ping_tree`` / ``ping_post`` - outcome ``sell``; the target carries ``buyers`` (keys
-  or mappings with a ``key``) and is handed to the auction service as is
-  (``ping_post`` also ``timeout``, default 750ms; ``ping_tree`` ``order``).
+* ``ping_tree`` / ``ping_post`` / ``sell_weighted`` - outcome ``sell``; the target
+  carries ``buyers`` (keys or mappings with a ``key``) and is handed to the market
+  service (services/market) as is (``ping_post`` also ``timeout``, default 750ms;
+  ``ping_tree`` ``order``).
 """
 
 from __future__ import annotations
@@ -158,5 +159,16 @@ class PingPost(_Sell):
         return {"buyers": parse_buyers(data, path), "timeout": timeout.total_seconds()}
 
 
-for _m in (Shotgun(), Pull(), Deliver(), PingTree(), PingPost()):
+class SellWeighted(_Sell):
+    name = "sell_weighted"
+    description = "sell to one buyer by weight (fixed or rule prices): exact shares"
+    options = {"buyers": "buyer keys or {key: .., ...}; each buyer's weight is its share"}
+    example = {"method": "sell_weighted", "buyers": ["acme", "globex", "initech"]}
+
+    def parse_options(self, data: Mapping[str, Any], path: str,
+                      pool: Pool | None) -> dict[str, Any]:
+        return {"buyers": parse_buyers(data, path)}
+
+
+for _m in (Shotgun(), Pull(), Deliver(), PingTree(), PingPost(), SellWeighted()):
     register_method(_m)

@@ -1,0 +1,43 @@
+"""The leads route's hook for supplier pre-ping ids: a lead posted with ``ping_id`` is
+verified and held to the quoted price (services/market/preping.py). Leads without a
+``ping_id`` cost one dict lookup here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from leadgate.api.deps import Caller
+from leadgate.bootstrap import App
+from leadgate.services.capture import IngestResult
+from leadgate.services.market import preping
+from leadgate.services.market.preping import Held
+
+
+async def hold(app: App, caller: Caller, payload: Any) -> Held | None:
+    """Take ``ping_id`` out of the payload, verify and claim it (4xx when refused)."""
+    if not isinstance(payload, dict) or "ping_id" not in payload:
+        return None
+    name = caller.principal.name
+
+    def run() -> Held:
+        with app.uow() as uow:
+            return preping.hold(uow, name, payload, app.clock(), app.settings.secret_key)
+
+    return await run_in_threadpool(run)
+
+
+async def settle(app: App, caller: Caller, held: Held, result: IngestResult) -> None:
+    """Record the quoted price as the stored lead's supplier cost; answer it."""
+    if result.status_code != 201 or result.lead_id is None or result.replayed:
+        return
+    lead_id, name = result.lead_id, caller.principal.name
+
+    def run() -> None:
+        with app.uow() as uow:
+            preping.settle(uow, held, lead_id, name, app.clock())
+
+    await run_in_threadpool(run)
+    if isinstance(result.body, dict):
+        result.body["price"] = str(held.price)

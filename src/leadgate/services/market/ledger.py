@@ -1,0 +1,272 @@
+"""Buyers' live loads and the atomic sale.
+
+A buyer's caps and budgets live in one ``buyer_loads`` row per buyer (counts per
+hour/day/week/month window with the window's start, cents spent today and this month),
+and a lead's sales in its ``market_leads`` row (times sold, sold exclusively). A sale is
+two conditional UPDATEs in one transaction::
+
+    UPDATE market_leads SET sales = sales + 1 ...
+     WHERE lead_id = :lead AND NOT exclusive AND sales < :max_sales   -- exclusivity
+    UPDATE buyer_loads SET day_count = CASE WHEN day_start = :day THEN day_count + 1
+                                            ELSE 1 END, day_start = :day, ...
+     WHERE buyer_key = :buyer AND (day_start <> :day OR day_count < :daily_cap)
+       AND (day_start <> :day OR day_spent + :price <= :daily_budget) ...
+
+after inserting the ``sales`` row (unique per lead and buyer). Either UPDATE matching no
+row refuses the sale (the savepoint is rolled back). Every sale takes its locks in the
+same order (sale key, lead, buyer), so concurrent sales never deadlock. On PostgreSQL
+the row lock taken by an UPDATE makes a concurrent sale of the same buyer wait and
+re-check the WHERE against the committed counts, so two processes can never push a
+buyer past a cap or a budget, nor sell an exclusive lead twice; SQLite serialises
+writers. Nothing here scans sales.
+
+A sale is *reserved* (status ``pending``) before the lead is posted to the buyer and
+committed, so other workers count it; :func:`release` undoes it when the buyer rejects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    case,
+    false,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from leadgate.domain.market.amounts import CENT
+from leadgate.domain.market.buyer_config import parse_buyer
+from leadgate.domain.market.buyers import (
+    BUDGET_WINDOWS,
+    CAP_WINDOWS,
+    Buyer,
+    BuyerCandidate,
+    BuyerLoad,
+    buyer_window_starts,
+)
+from leadgate.services.market.setup import ZERO_LOAD
+from leadgate.store import market as mk
+from leadgate.store.uow import UnitOfWork
+
+LOADS = cast(Table, mk.BuyerLoadRow.__table__)
+LEADS = cast(Table, mk.MarketLead.__table__)
+WINDOWS = ("hour", "day", "week", "month")
+_BUDGET_COLUMN = {"daily": ("day", "day_spent"), "monthly": ("month", "month_spent")}
+
+
+def cents(amount: Decimal) -> int:
+    return int((amount.quantize(CENT) * 100).to_integral_value())
+
+
+def money(c: int | None) -> Decimal:
+    return (Decimal(c or 0) / 100).quantize(CENT)
+
+
+_parsed: dict[str, Buyer] = {}
+
+
+def buyer_of(spec: Mapping[str, Any]) -> Buyer:
+    """The domain buyer of a stored spec (parsed once per content)."""
+    k = json.dumps(spec, sort_keys=True, default=str)
+    got = _parsed.get(k)
+    if got is None:
+        got = _parsed[k] = parse_buyer(spec)
+    return got
+
+
+def load_buyers(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, Buyer]:
+    keys = list(keys)
+    rows = uow.session.scalars(select(mk.Buyer).where(mk.Buyer.key.in_(keys)))
+    return {r.key: buyer_of(r.spec) for r in rows}
+
+
+def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None,
+               now: datetime) -> list[BuyerCandidate]:
+    """Each buyer with its live load for this lead: three reads by key."""
+    s = uow.session
+    rows = {r.buyer_key: r for r in s.scalars(
+        select(mk.BuyerLoadRow).where(mk.BuyerLoadRow.buyer_key.in_(list(buyers))))}
+    ml = s.get(mk.MarketLead, lead_id) if lead_id is not None else None
+    bought = set(s.scalars(select(mk.Sale.buyer_key).where(mk.Sale.lead_id == lead_id))
+                 ) if ml is not None and ml.sales else set()  # a new lead: no query
+    out = []
+    for key, b in buyers.items():
+        out.append(BuyerCandidate(b, load_of(b, rows.get(key), now, ml, key in bought)))
+    return out
+
+
+def load_of(b: Buyer, row: mk.BuyerLoadRow | None, now: datetime,
+            ml: mk.MarketLead | None = None, bought: bool = False) -> BuyerLoad:
+    starts = buyer_window_starts(b, now)
+    sold: dict[str, int] = {}
+    day = month = 0
+    if row is not None:
+        for w in WINDOWS:
+            if getattr(row, f"{w}_start") == starts[w]:
+                sold[w] = getattr(row, f"{w}_count")
+        day = row.day_spent if row.day_start == starts["day"] else 0
+        month = row.month_spent if row.month_start == starts["month"] else 0
+    return BuyerLoad(sold=sold, spent_today=money(day), spent_month=money(month),
+                     lead_sales=ml.sales if ml else 0, lead_sold_to_buyer=bought,
+                     lead_sold_exclusively=bool(ml and ml.exclusive))
+
+
+def ensure_lead(uow: UnitOfWork, lead_id: int, source_key: str | None,
+                now: datetime) -> mk.MarketLead:
+    s = uow.session
+    row = s.get(mk.MarketLead, lead_id)
+    if row is None:
+        try:
+            with s.begin_nested():  # a twin job may insert it at the same moment
+                s.add(mk.MarketLead(lead_id=lead_id, source_key=source_key, sales=0,
+                                    exclusive=False, revenue=0, cost=0, credited=0,
+                                    charged_back=0, updated_at=now))
+        except IntegrityError:
+            pass
+        row = s.get(mk.MarketLead, lead_id, populate_existing=True)
+    assert row is not None
+    return row
+
+
+class Refused(Exception):
+    """The sale would break a cap, a budget or the lead's exclusivity."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout: Decimal,
+            now: datetime, *, method: str, bid_id: str | None = None) -> mk.Sale:
+    """Record a pending sale atomically with the cap, budget and exclusivity checks;
+    raises :class:`Refused` (``sold_out``, ``capped``, ``already_sold_to_buyer``)."""
+    s = uow.session
+    p, pay = cents(price), cents(payout)
+    try:
+        with s.begin_nested():
+            # the sale row first: a twin job selling the same lead to the same buyer
+            # waits here holding nothing, then fails on the unique (lead, buyer) key
+            sale = mk.Sale(lead_id=lead_id, buyer_key=buyer.key, method=method, price=p,
+                           payout=pay, exclusive=buyer.exclusive, bid_id=bid_id,
+                           status="pending", sold_at=now)
+            s.add(sale)
+            s.flush()
+            if _rows(s.execute(_lead_update(buyer, lead_id, p, pay, now))) != 1:
+                raise Refused("sold_out")
+            if _rows(s.execute(_load_update(buyer, p, now))) != 1:
+                raise Refused("capped")
+    except IntegrityError:
+        raise Refused("already_sold_to_buyer") from None
+    return sale
+
+
+def _rows(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _lead_update(buyer: Buyer, lead_id: int, p: int, pay: int, now: datetime) -> Any:
+    conds = [LEADS.c.lead_id == lead_id, LEADS.c.exclusive == false()]
+    conds.append(LEADS.c.sales == 0 if buyer.exclusive else LEADS.c.sales < buyer.max_sales)
+    vals: dict[str, Any] = {
+        "sales": LEADS.c.sales + 1, "revenue": LEADS.c.revenue + p, "updated_at": now,
+        "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost + pay), else_=LEADS.c.cost)}
+    if buyer.exclusive:
+        vals["exclusive"] = True
+    return update(LEADS).where(*conds).values(**vals)
+
+
+def _load_update(buyer: Buyer, p: int, now: datetime) -> Any:
+    starts = buyer_window_starts(buyer, now)
+    conds: list[Any] = [LOADS.c.buyer_key == buyer.key]
+    vals: dict[str, Any] = {"sold": LOADS.c.sold + 1, "spent": LOADS.c.spent + p,
+                            "updated_at": now}
+    for w in WINDOWS:
+        start, count = LOADS.c[f"{w}_start"], LOADS.c[f"{w}_count"]
+        current = and_(start.is_not(None), start == starts[w])
+        vals[f"{w}_count"] = case((current, count + 1), else_=1)
+        vals[f"{w}_start"] = starts[w]
+    for key, w in CAP_WINDOWS.items():
+        cap = buyer.caps.get(key)
+        if cap is not None:
+            start, count = LOADS.c[f"{w}_start"], LOADS.c[f"{w}_count"]
+            conds.append(false() if cap <= 0 else
+                         or_(start.is_(None), start != starts[w], count < cap))
+    for key in BUDGET_WINDOWS:
+        w, col = _BUDGET_COLUMN[key]
+        start, spent = LOADS.c[f"{w}_start"], LOADS.c[col]
+        current = and_(start.is_not(None), start == starts[w])
+        vals[col] = case((current, spent + p), else_=p)
+        limit = buyer.budget.get(key)
+        if limit is not None:
+            lim = cents(limit)
+            conds.append(false() if p > lim else
+                         or_(start.is_(None), start != starts[w], spent + p <= lim))
+    return update(LOADS).where(*conds).values(**vals)
+
+
+def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None:
+    """Undo a pending sale the buyer did not take (rejected post, timeout)."""
+    s = uow.session
+    starts = buyer_window_starts(buyer, sale.sold_at)
+    vals: dict[str, Any] = {"sold": LOADS.c.sold - 1, "spent": LOADS.c.spent - sale.price,
+                            "updated_at": now}
+    for w in WINDOWS:
+        start, count = LOADS.c[f"{w}_start"], LOADS.c[f"{w}_count"]
+        vals[f"{w}_count"] = case((start == starts[w], count - 1), else_=count)
+    for _key, (w, col) in _BUDGET_COLUMN.items():
+        start = LOADS.c[f"{w}_start"]
+        vals[col] = case((start == starts[w], LOADS.c[col] - sale.price), else_=LOADS.c[col])
+    lv: dict[str, Any] = {
+        "sales": LEADS.c.sales - 1, "revenue": LEADS.c.revenue - sale.price,
+        "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost - sale.payout),
+                     else_=LEADS.c.cost), "updated_at": now}
+    if sale.exclusive:
+        lv["exclusive"] = False
+    s.execute(update(LEADS).where(LEADS.c.lead_id == sale.lead_id).values(**lv))
+    s.execute(update(LOADS).where(LOADS.c.buyer_key == buyer.key).values(**vals))
+    s.delete(sale)
+    s.flush()
+
+
+COUNTERS = ("offered", "bids", "accepted", "rejected")
+
+
+def count_all(uow: UnitOfWork, counts: Mapping[str, Mapping[str, int]]) -> None:
+    """Add a sale's counters (offered, bids, accepted, rejected per buyer) to the
+    buyers' rows: one cached statement run for each buyer, in key order (the order
+    every sale locks buyers' rows in)."""
+    rows = [{"k": k, **{c: counts[k].get(c, 0) for c in COUNTERS}}
+            for k in sorted(counts) if any(counts[k].values())]
+    if rows:
+        uow.session.execute(_COUNT, rows)
+
+
+_COUNT = update(LOADS).where(LOADS.c.buyer_key == bindparam("k")).values(
+    **{c: LOADS.c[c] + bindparam(c) for c in COUNTERS})
+
+
+def ensure_load_rows(uow: UnitOfWork, keys: Iterable[str], now: datetime) -> None:
+    have = set(uow.session.scalars(select(mk.BuyerLoadRow.buyer_key).where(
+        mk.BuyerLoadRow.buyer_key.in_(list(keys)))))
+    for k in set(keys) - have:
+        uow.session.add(mk.BuyerLoadRow(buyer_key=k, updated_at=now, **ZERO_LOAD))
+
+
+def check_budget(buyer: Buyer, cands: list[BuyerCandidate], price: Decimal,
+                 facts: Mapping[str, Any], now: datetime) -> bool:
+    """Whether ``buyer`` could pay ``price`` now (its budgets and caps with that price)."""
+    from leadgate.domain.market.buyers import eligibility
+
+    load = next((c.load for c in cands if c.buyer.key == buyer.key), BuyerLoad())
+    return not eligibility(buyer, load, facts, now, price=price)

@@ -1,0 +1,324 @@
+"""The ``lead.sell`` job: sell a lead whose routing decision is ``sell``.
+
+* ``sell_weighted`` - one buyer by weight (``domain.market.weighted``, exact shares;
+  the state row is locked so concurrent workers keep them exact); the sale is recorded
+  and the lead queued for delivery to the buyer's destination (the delivery engine
+  retries it).
+* ``ping_tree`` - buyers in priority or price order (``domain.market.ping_tree``): the
+  full lead is posted to each in turn (the destination's timeout is the buyer's); the
+  first to accept buys at its price; a rejection, error or timeout goes to the next.
+* ``ping_post`` - every eligible ``price: bid`` buyer is pinged at once with the
+  non-personal fields (``market.ping_fields``) and bids are collected until the timeout
+  (default 750 ms); fixed-price buyers bid their price without a ping. The pure
+  ``decide_auction`` ranks them; the full lead is posted to the winner quoting its bid
+  id (``bid_id`` in the lead the destination renders); a rejected post promotes the next
+  bid, within ``market.sale_within`` overall.
+
+Each post is preceded by a reservation (``ledger.reserve``: caps, budgets and
+exclusivity checked and counted atomically, committed), so a buyer that was capped or
+out of budget is never pinged or posted to, and no concurrent worker can overshoot.
+The decision's trace (every buyer, its bid or why it was skipped, the winner and why,
+each post) goes on the lead's timeline (a ``sale`` event) and in ``market_leads.trace``.
+An unsold lead goes to the flow's fallback queue.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from leadgate.delivery.base import Outcome
+from leadgate.delivery.market import PingRequest, pinger
+from leadgate.domain.market.amounts import show
+from leadgate.domain.market.auction import (
+    DEFAULT_TIMEOUT,
+    Bid,
+    decide_auction,
+    next_after_rejection,
+)
+from leadgate.domain.market.buyers import Buyer, BuyerCandidate
+from leadgate.domain.market.ping_tree import order_ping_tree
+from leadgate.domain.market.trace import check
+from leadgate.domain.market.weighted import choose_weighted
+from leadgate.domain.routing.durations import parse_duration
+from leadgate.services import deliveries, jobs, timeline
+from leadgate.services.market import ledger
+from leadgate.services.market.queue import JOB
+from leadgate.services.market.settings import MarketSettings, current
+from leadgate.store import market as mk
+from leadgate.store import models as m
+from leadgate.store.uow import UnitOfWork
+
+
+@jobs.handler(JOB)
+def _sell_job(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
+    sell(uow, payload, now)
+
+
+@dataclass
+class Sold:
+    """What one sale of a lead came to."""
+
+    method: str
+    buyer: str | None = None
+    price: Decimal | None = None
+    trace: dict[str, Any] = field(default_factory=dict)
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    also: list[str] = field(default_factory=list)  # every buyer (ping tree shared sales)
+    #: buyer -> counter -> n, added to ``buyer_loads`` in the job's last transaction
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+
+def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | None:
+    """Sell the lead of a ``lead.sell`` job (see the module docstring); commits."""
+    s = uow.session
+    lead = s.get(m.Lead, payload["lead_id"])
+    if lead is None or lead.status != "sell":
+        return None  # sold or placed meanwhile
+    target = dict(payload.get("target") or {})
+    method = str(target.get("method"))
+    keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
+    settings = current(uow)
+    buyers = ledger.load_buyers(uow, keys)
+    # written with the lead by capture; a lead routed to sale later gets it here
+    ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
+        uow, lead.id, lead.source.key if lead.source else None, now)
+    from leadgate.services.routing import lead_facts
+
+    facts = lead_facts(lead, now)
+    t0 = time.perf_counter()
+    if method == "sell_weighted":
+        sold = _weighted(uow, lead, buyers, facts, now, payload, settings)
+    elif method == "ping_tree":
+        sold = _tree(uow, lead, buyers, facts, now, target, settings, t0)
+    else:
+        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted)
+    sold.trace["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+    missing = [k for k in keys if k not in buyers]
+    if missing:
+        sold.trace["unknown_buyers"] = missing
+    _conclude(uow, lead, sold, payload, now)
+    return sold  # the worker commits it with the job's "done" (one transaction)
+
+
+def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+              facts: Mapping[str, Any], now: datetime, payload: Mapping[str, Any],
+              settings: MarketSettings) -> Sold:
+    state_row = _lock_state(uow, f"weighted:{payload.get('flow')}:{payload.get('rule')}", now)
+    refused: dict[str, str] = {}
+    while True:
+        cands = ledger.candidates(uow, buyers, lead.id, now)
+        cands = [c if c.buyer.key not in refused else
+                 BuyerCandidate(c.buyer, replace(c.load, lead_sold_to_buyer=True))
+                 for c in cands]
+        sale = choose_weighted(cands, facts, now, state_row.data or {})
+        sold = Sold("sell_weighted", trace=sale.to_dict())
+        if sale.buyer is None or sale.price is None:
+            return sold
+        buyer = buyers[sale.buyer]
+        try:
+            row = ledger.reserve(uow, buyer, lead.id, sale.price,
+                                 settings.margin.payout(sale.price), now,
+                                 method="sell_weighted")
+        except ledger.Refused as exc:
+            refused[buyer.key] = exc.code
+            sold.trace.setdefault("refused", {}).update(refused)
+            continue
+        row.status = "sold"
+        state_row.data, state_row.updated_at = dict(sale.state), now
+        for dest in buyer.destinations[:1]:
+            deliveries.queue_direct(uow, lead.id, dest, now)
+        sold.counts[buyer.key].update(offered=1, accepted=1)
+        sold.buyer, sold.price = buyer.key, sale.price
+        return sold
+
+
+def _lock_state(uow: UnitOfWork, key: str, now: datetime) -> mk.MarketState:
+    s = uow.session
+    q = select(mk.MarketState).where(mk.MarketState.key == key)
+    if uow.dialect == "postgresql":
+        q = q.with_for_update()
+    row = s.scalar(q)
+    if row is None:
+        try:
+            with s.begin_nested():
+                s.add(mk.MarketState(key=key, data={}, updated_at=now))
+        except IntegrityError:
+            pass
+        row = s.scalar(q)
+    assert row is not None
+    return row
+
+
+def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+          facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
+          settings: MarketSettings, t0: float) -> Sold:
+    cands = ledger.candidates(uow, buyers, lead.id, now)
+    tree = order_ping_tree(cands, facts, now, order=str(target.get("order", "priority")),
+                           min_price=settings.reserve)
+    sold = Sold("ping_tree", trace=tree.to_dict())
+    for step in tree.steps:
+        left = settings.sale_within.total_seconds() - (time.perf_counter() - t0)
+        if left <= 0:
+            sold.trace["stopped"] = "market.sale_within ran out"
+            break
+        buyer = buyers[step.buyer]
+        post = _offer(uow, lead, buyer, step.price, settings.margin.payout(step.price), now,
+                      method="ping_tree", bid_id=None, within=left, sold=sold)
+        sold.posts.append(post)
+        if post["result"] == "sold":
+            if sold.buyer is None:
+                sold.buyer, sold.price = buyer.key, step.price
+            sold.also.append(buyer.key)
+            if buyer.exclusive:
+                break
+            # a shared sale: the tree goes on to sell the lead again, up to each buyer's
+            # limit (the reservation refuses exclusive buyers and full leads: sold_out)
+    return sold
+
+
+def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+             facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
+             settings: MarketSettings, t0: float, quoted: int | None) -> Sold:
+    timeout = (parse_duration(target["timeout"], path="timeout")
+               if target.get("timeout") is not None else DEFAULT_TIMEOUT)
+    cands = ledger.candidates(uow, buyers, lead.id, now)
+    view = deliveries.lead_view(lead, None)
+    ref = uuid.uuid4().hex
+    shown = settings.ping_view(view) | {"ping_ref": ref}
+    to_ping = [c.buyer for c in cands if c.buyer.pricing.kind == "bid" and c.buyer.ping
+               and not check(c, facts, now)]  # ineligible buyers are never pinged
+    dests = _destinations(uow, [b.ping for b in to_ping if b.ping])
+    requests = [PingRequest(b.key, _config(dests[b.ping]), shown)
+                for b in to_ping if b.ping in dests]
+    uow.commit()  # no transaction (nor SQLite's write lock) is held while pinging
+    started = time.perf_counter()
+    answers = pinger().ping_all(requests, timeout.total_seconds())
+    ping_ms = round((time.perf_counter() - started) * 1000, 3)
+    bids = [Bid(a.buyer, a.bid, timedelta(seconds=a.seconds)) for a in answers]
+    bid_ids = {a.buyer: a.outcome.external_id for a in answers}
+    decision = decide_auction(bids, cands, facts, now, reserve_price=settings.reserve,
+                              margin=settings.margin, timeout=timeout)
+    sold = Sold("ping_post")
+    posts: list[dict[str, Any]] = []
+    while decision.winner is not None:
+        left = settings.sale_within.total_seconds() - (time.perf_counter() - t0)
+        if left <= 0:
+            break
+        w = decision.winner
+        buyer = buyers[w.buyer]
+        payout = w.payout if quoted is None else ledger.money(quoted)
+        post = _offer(uow, lead, buyer, w.amount, payout, now, method="ping_post",
+                      bid_id=bid_ids.get(w.buyer), within=left, dests=dests,
+                      sold=sold)
+        posts.append(post)
+        if post["result"] == "sold":
+            sold.buyer, sold.price = buyer.key, w.amount
+            break
+        decision = next_after_rejection(decision, w.buyer)
+    sold.trace = decision.to_dict() | {"pinged": [r.buyer for r in requests],
+                                       "ping_ms": ping_ms, "ping_ref": ref}
+    sold.posts = posts
+    for r in requests:
+        sold.counts[r.buyer]["offered"] += 1
+    for a in answers:
+        sold.counts[a.buyer]["bids"] += a.bid is not None
+    return sold
+
+
+def _destination(uow: UnitOfWork, key: str) -> m.Destination | None:
+    return _destinations(uow, [key]).get(key)
+
+
+def _config(dest: m.Destination) -> Mapping[str, Any]:
+    """A destination's parsed config (cached by content in ``deliveries.spec_of``)."""
+    return deliveries.spec_of(dest).config
+
+
+def _destinations(uow: UnitOfWork, keys: list[str]) -> dict[str, m.Destination]:
+    """The active destinations among ``keys``, in one query."""
+    if not keys:
+        return {}
+    rows = uow.session.scalars(select(m.Destination).where(m.Destination.key.in_(keys)))
+    return {r.key: r for r in rows if r.active}
+
+
+def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: Decimal,
+           now: datetime, *, method: str, bid_id: str | None, within: float,
+           sold: Sold, dests: dict[str, m.Destination] | None = None) -> dict[str, Any]:
+    """Reserve the sale (committed), post the full lead, then keep or release it."""
+    line: dict[str, Any] = {"buyer": buyer.key, "price": show(price), "bid_id": bid_id}
+    try:
+        sale = ledger.reserve(uow, buyer, lead.id, price, payout, now, method=method,
+                              bid_id=bid_id)
+    except ledger.Refused as exc:
+        return line | {"result": "refused", "reason": exc.code}
+    first = buyer.destinations[0] if buyer.destinations else None
+    dest = None if first is None else (dests[first] if dests and first in dests else
+                                        _destination(uow, first))
+    d = None
+    if dest is not None:
+        d = m.Delivery(lead_id=lead.id, destination_key=dest.key,
+                       idempotency_key=uuid.uuid4().hex, status="sending", attempts=1,
+                       attempts_offset=0, position=0, created_at=now, updated_at=now)
+        uow.session.add(d)
+    # the reservation counts for every other worker from here on, and no transaction
+    # (nor SQLite's write lock) is held during the post
+    uow.commit()
+    outcome = Outcome("accepted", "the buyer has no destination: bought on record")
+    if dest is not None and d is not None:
+        spec = deliveries.spec_of(dest)
+        spec = replace(spec, common=replace(spec.common,
+                                            timeout=min(spec.common.timeout, within)))
+        view = deliveries.lead_view(lead, d) | {"bid_id": bid_id, "price": show(price),
+                                                "buyer": buyer.key}
+        outcome, seen, started, ms = deliveries._send(spec, view, now, batch=None)
+        deliveries._attempt(uow, d, 1, outcome, seen, started, ms, spec)
+        d.status = outcome.status if outcome.status != "error" else "dead"
+        d.reason, d.finished_at, d.updated_at = outcome.reason, now, now
+        d.external_id = (outcome.external_id or "")[:200] or None
+        line |= {"delivery": d.id, "ms": ms}
+    if outcome.status == "accepted":
+        sale.status, sale.external_id = "sold", outcome.external_id
+        sold.counts[buyer.key]["accepted"] += 1
+        return line | {"result": "sold", "sale": sale.id}  # committed with the job
+    ledger.release(uow, buyer, sale, now)
+    uow.commit()  # one buyer row per transaction: sales never wait on each other in a cycle
+    sold.counts[buyer.key]["rejected"] += 1
+    return line | {"result": "rejected" if outcome.status != "error" else "error",
+                   "reason": outcome.reason}
+
+
+def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, Any],
+              now: datetime) -> None:
+    trace = dict(sold.trace) | {"posts": sold.posts}
+    # the lead's row first, then the buyers' rows: the order every sale takes its locks
+    ml = uow.session.get(mk.MarketLead, lead.id, populate_existing=True,
+                         with_for_update=uow.dialect == "postgresql")
+    ledger.count_all(uow, sold.counts)
+    if ml is not None:
+        ml.trace, ml.updated_at = trace, now
+    if sold.buyer is None and ml is not None and ml.sales > 0:
+        # a twin job (a redelivered one) sold it meanwhile: it stays sold
+        lead.status, lead.queue = "sold", None
+        return
+    if sold.buyer is not None:
+        lead.status, lead.queue = "sold", None
+        timeline.record(uow, lead, "sold", now, actor="market", method=sold.method,
+                        buyer=sold.buyer, price=show(sold.price),
+                        buyers=sold.also or [sold.buyer], trace=trace)
+        return
+    queue = str(payload.get("fallback") or "unassigned")
+    lead.status = "queued" if queue != "unassigned" else "unassigned"
+    lead.queue = queue
+    timeline.record(uow, lead, "unsold", now, actor="market", method=sold.method,
+                    queue=queue, trace=trace)
