@@ -116,6 +116,13 @@ def db_rebuild_loads(db: DbOpt = None) -> None:
     out.print(f"rebuilt the loads of {n} agents")
 
 
+#: How long an idle keep-alive connection stays open. uvicorn's default (5 s) is
+#: shorter than what clients and load balancers keep idle connections for (60 s and
+#: more): a client reusing a connection the server is closing at that moment gets a
+#: connection error with no answer. Longer than the usual balancer idle timeout.
+KEEP_ALIVE_SECONDS = 75
+
+
 @cli.command()
 def serve(db: DbOpt = None,
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -143,7 +150,8 @@ def serve(db: DbOpt = None,
     gc.collect()
     gc.freeze()
     out.print(f"leadgate serving on http://{host}:{port} (database: {app.engine.url.drivername})")
-    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 @cli.command()
@@ -204,7 +212,7 @@ def demo(db: Annotated[str, typer.Option("--db", help="SQLite file or database U
         from leadgate.api.app import create_app
 
         uvicorn.run(create_app(app=app), host=host, port=port, log_level="warning",
-                    timeout_graceful_shutdown=5)
+                    timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 @config_cli.command("apply")
