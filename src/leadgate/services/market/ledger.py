@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -38,6 +38,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     false,
     or_,
     select,
@@ -61,6 +62,7 @@ from leadgate.store.uow import UnitOfWork
 
 LOADS = cast(Table, mk.BuyerLoadRow.__table__)
 LEADS = cast(Table, mk.MarketLead.__table__)
+SALES = cast(Table, mk.Sale.__table__)
 WINDOWS = ("hour", "day", "week", "month")
 _BUDGET_COLUMN = {"daily": ("day", "day_spent"), "monthly": ("month", "month_spent")}
 
@@ -218,6 +220,14 @@ def _load_update(buyer: Buyer, p: int, now: datetime) -> Any:
 def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None:
     """Undo a pending sale the buyer did not take (rejected post, timeout)."""
     s = uow.session
+    _undo(uow, buyer, sale, now)
+    s.delete(sale)
+    s.flush()
+
+
+def _undo(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None:
+    """Take a reserved sale back out of the lead's and the buyer's counters."""
+    s = uow.session
     starts = buyer_window_starts(buyer, sale.sold_at)
     vals: dict[str, Any] = {"sold": LOADS.c.sold - 1, "spent": LOADS.c.spent - sale.price,
                             "updated_at": now}
@@ -235,8 +245,32 @@ def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None
         lv["exclusive"] = False
     s.execute(update(LEADS).where(LEADS.c.lead_id == sale.lead_id).values(**lv))
     s.execute(update(LOADS).where(LOADS.c.buyer_key == buyer.key).values(**vals))
-    s.delete(sale)
-    s.flush()
+
+
+#: how long past ``market.sale_within`` a pending sale may wait for its post's outcome
+#: before it counts as lost (its worker died between the reservation and the outcome)
+PENDING_GRACE = timedelta(seconds=30)
+
+
+def pending_sales(uow: UnitOfWork, lead_id: int) -> list[mk.Sale]:
+    """The lead's reserved sales still waiting for their post's outcome."""
+    return list(uow.session.scalars(select(mk.Sale).where(
+        mk.Sale.lead_id == lead_id, mk.Sale.status == "pending").order_by(mk.Sale.id)))
+
+
+def expire(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> bool:
+    """Settle a pending sale whose worker was lost: the sale row goes and the lead's
+    and buyer's counters and budget get it back, exactly once (the DELETE is
+    conditional on the sale still pending: of two workers settling it, one deletes it
+    and the other matches no row and changes nothing). True if this call settled it."""
+    s = uow.session
+    gone = s.execute(delete(SALES).where(SALES.c.id == sale.id,
+                                         SALES.c.status == "pending"))
+    if _rows(gone) != 1:
+        return False
+    _undo(uow, buyer, sale, now)
+    s.expunge(sale)
+    return True
 
 
 COUNTERS = ("offered", "bids", "accepted", "rejected")

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.delivery.base import Outcome
@@ -92,6 +92,19 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     # written with the lead by capture; a lead routed to sale later gets it here
     ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
         uow, lead.id, lead.source.key if lead.source else None, now)
+    recovered: list[dict[str, Any]] = []
+    if ml.sales:  # a new lead has no sale: no query
+        wait = _recover(uow, lead.id, buyers, settings, now, recovered)
+        if wait is not None:
+            # a sale is still waiting for its post's outcome (a twin job runs it, or its
+            # worker died a moment ago): this lead sells again once that sale expires
+            jobs.enqueue(uow, JOB, dict(payload), now, delay=wait - now).max_attempts = 3
+            return None
+        if recovered:
+            uow.session.expire(ml)
+            uow.commit()  # the released reservations count for every worker at once
+            if lead.status != "sell":
+                return None
     from leadgate.services.routing import lead_facts
 
     facts = lead_facts(lead, now)
@@ -103,11 +116,44 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     else:
         sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted)
     sold.trace["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+    if recovered:
+        sold.trace["recovered"] = recovered
     missing = [k for k in keys if k not in buyers]
     if missing:
         sold.trace["unknown_buyers"] = missing
     _conclude(uow, lead, sold, payload, now)
     return sold  # the worker commits it with the job's "done" (one transaction)
+
+
+def _recover(uow: UnitOfWork, lead_id: int, buyers: Mapping[str, Buyer],
+             settings: MarketSettings, now: datetime,
+             recovered: list[dict[str, Any]]) -> datetime | None:
+    """Settle the lead's pending sales whose worker was lost (killed between the
+    reservation and the post's outcome): past ``sale_within`` + ``PENDING_GRACE`` the
+    reservation is released (counters and budget back, exactly once) and the post
+    left unanswered is closed, so the lead goes on to the next bid or the fallback.
+    Returns when the earliest still-live pending sale expires, if any."""
+    wait: datetime | None = None
+    for sale in ledger.pending_sales(uow, lead_id):
+        expires = sale.sold_at + settings.sale_within + ledger.PENDING_GRACE
+        if expires > now:
+            wait = expires if wait is None else min(wait, expires)
+            continue
+        buyer = buyers.get(sale.buyer_key) or ledger.load_buyers(
+            uow, [sale.buyer_key]).get(sale.buyer_key) or Buyer(sale.buyer_key)
+        line = {"buyer": buyer.key, "sale": sale.id, "bid_id": sale.bid_id,
+                "reserved_at": sale.sold_at.isoformat()}
+        if ledger.expire(uow, buyer, sale, now):
+            if buyer.destinations:
+                uow.session.execute(
+                    update(m.Delivery).where(m.Delivery.lead_id == lead_id,
+                                             m.Delivery.destination_key
+                                             == buyer.destinations[0],
+                                             m.Delivery.status == "sending")
+                    .values(status="dead", finished_at=now, updated_at=now,
+                            reason="the worker was lost before the post's outcome"))
+            recovered.append(line)
+    return wait
 
 
 def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
