@@ -269,7 +269,8 @@ def expire(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> bool:
     if _rows(gone) != 1:
         return False
     _undo(uow, buyer, sale, now)
-    s.expunge(sale)
+    if sale in s:
+        s.expunge(sale)
     return True
 
 

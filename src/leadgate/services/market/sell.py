@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from leadgate.delivery.base import Outcome
+from leadgate.delivery.base import Outcome, Spec
 from leadgate.delivery.market import PingRequest, pinger
 from leadgate.domain.market.amounts import show
 from leadgate.domain.market.auction import (
@@ -50,7 +50,7 @@ from leadgate.domain.market.ping_tree import order_ping_tree
 from leadgate.domain.market.trace import check
 from leadgate.domain.market.weighted import choose_weighted
 from leadgate.domain.routing.durations import parse_duration
-from leadgate.services import deliveries, jobs, timeline
+from leadgate.services import deliveries, jobs, snapshot, timeline
 from leadgate.services.market import ledger
 from leadgate.services.market.queue import JOB
 from leadgate.services.market.settings import MarketSettings, current
@@ -88,7 +88,8 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     method = str(target.get("method"))
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
     settings = current(uow)
-    buyers = ledger.load_buyers(uow, keys)
+    cfg = snapshot.market(s)  # buyers and destinations, read once per config version
+    buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
     # written with the lead by capture; a lead routed to sale later gets it here
     ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
         uow, lead.id, lead.source.key if lead.source else None, now)
@@ -112,9 +113,10 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     if method == "sell_weighted":
         sold = _weighted(uow, lead, buyers, facts, now, payload, settings)
     elif method == "ping_tree":
-        sold = _tree(uow, lead, buyers, facts, now, target, settings, t0)
+        sold = _tree(uow, lead, buyers, facts, now, target, settings, t0, cfg.destinations)
     else:
-        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted)
+        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted,
+                        cfg.destinations)
     sold.trace["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     if recovered:
         sold.trace["recovered"] = recovered
@@ -207,7 +209,7 @@ def _lock_state(uow: UnitOfWork, key: str, now: datetime) -> mk.MarketState:
 
 def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
           facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
-          settings: MarketSettings, t0: float) -> Sold:
+          settings: MarketSettings, t0: float, dests: Mapping[str, Spec]) -> Sold:
     cands = ledger.candidates(uow, buyers, lead.id, now)
     tree = order_ping_tree(cands, facts, now, order=str(target.get("order", "priority")),
                            min_price=settings.reserve)
@@ -219,7 +221,8 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             break
         buyer = buyers[step.buyer]
         post = _offer(uow, lead, buyer, step.price, settings.margin.payout(step.price), now,
-                      method="ping_tree", bid_id=None, within=left, sold=sold)
+                      method="ping_tree", bid_id=None, within=left, sold=sold,
+                      dests=dests)
         sold.posts.append(post)
         if post["result"] == "sold":
             if sold.buyer is None:
@@ -234,7 +237,8 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
 
 def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
              facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
-             settings: MarketSettings, t0: float, quoted: int | None) -> Sold:
+             settings: MarketSettings, t0: float, quoted: int | None,
+             dests: Mapping[str, Spec]) -> Sold:
     timeout = (parse_duration(target["timeout"], path="timeout")
                if target.get("timeout") is not None else DEFAULT_TIMEOUT)
     cands = ledger.candidates(uow, buyers, lead.id, now)
@@ -243,8 +247,7 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     shown = settings.ping_view(view) | {"ping_ref": ref}
     to_ping = [c.buyer for c in cands if c.buyer.pricing.kind == "bid" and c.buyer.ping
                and not check(c, facts, now)]  # ineligible buyers are never pinged
-    dests = _destinations(uow, [b.ping for b in to_ping if b.ping])
-    requests = [PingRequest(b.key, _config(dests[b.ping]), shown)
+    requests = [PingRequest(b.key, dests[b.ping].config, shown)
                 for b in to_ping if b.ping in dests]
     uow.commit()  # no transaction (nor SQLite's write lock) is held while pinging
     started = time.perf_counter()
@@ -281,26 +284,9 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     return sold
 
 
-def _destination(uow: UnitOfWork, key: str) -> m.Destination | None:
-    return _destinations(uow, [key]).get(key)
-
-
-def _config(dest: m.Destination) -> Mapping[str, Any]:
-    """A destination's parsed config (cached by content in ``deliveries.spec_of``)."""
-    return deliveries.spec_of(dest).config
-
-
-def _destinations(uow: UnitOfWork, keys: list[str]) -> dict[str, m.Destination]:
-    """The active destinations among ``keys``, in one query."""
-    if not keys:
-        return {}
-    rows = uow.session.scalars(select(m.Destination).where(m.Destination.key.in_(keys)))
-    return {r.key: r for r in rows if r.active}
-
-
 def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: Decimal,
            now: datetime, *, method: str, bid_id: str | None, within: float,
-           sold: Sold, dests: dict[str, m.Destination] | None = None) -> dict[str, Any]:
+           sold: Sold, dests: Mapping[str, Spec]) -> dict[str, Any]:
     """Reserve the sale (committed), post the full lead, then keep or release it."""
     line: dict[str, Any] = {"buyer": buyer.key, "price": show(price), "bid_id": bid_id}
     try:
@@ -309,11 +295,10 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     except ledger.Refused as exc:
         return line | {"result": "refused", "reason": exc.code}
     first = buyer.destinations[0] if buyer.destinations else None
-    dest = None if first is None else (dests[first] if dests and first in dests else
-                                        _destination(uow, first))
+    spec = None if first is None else dests.get(first)
     d = None
-    if dest is not None:
-        d = m.Delivery(lead_id=lead.id, destination_key=dest.key,
+    if spec is not None:
+        d = m.Delivery(lead_id=lead.id, destination_key=first,
                        idempotency_key=uuid.uuid4().hex, status="sending", attempts=1,
                        attempts_offset=0, position=0, created_at=now, updated_at=now)
         uow.session.add(d)
@@ -321,8 +306,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     # (nor SQLite's write lock) is held during the post
     uow.commit()
     outcome = Outcome("accepted", "the buyer has no destination: bought on record")
-    if dest is not None and d is not None:
-        spec = deliveries.spec_of(dest)
+    if spec is not None and d is not None:
         spec = replace(spec, common=replace(spec.common,
                                             timeout=min(spec.common.timeout, within)))
         view = deliveries.lead_view(lead, d) | {"bid_id": bid_id, "price": show(price),
