@@ -181,7 +181,7 @@ def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             refused[buyer.key] = exc.code
             sold.trace.setdefault("refused", {}).update(refused)
             continue
-        row.status = "sold"
+        ledger.settle(uow, row, None)
         state_row.data, state_row.updated_at = dict(sale.state), now
         for dest in buyer.destinations[:1]:
             deliveries.queue_direct(uow, lead.id, dest, now)
@@ -318,7 +318,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
         d.external_id = (outcome.external_id or "")[:200] or None
         line |= {"delivery": d.id, "ms": ms}
     if outcome.status == "accepted":
-        sale.status, sale.external_id = "sold", outcome.external_id
+        ledger.settle(uow, sale, outcome.external_id)
         sold.counts[buyer.key]["accepted"] += 1
         return line | {"result": "sold", "sale": sale.id}  # committed with the job
     ledger.release(uow, buyer, sale, now)
