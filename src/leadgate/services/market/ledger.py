@@ -100,8 +100,7 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
                now: datetime) -> list[BuyerCandidate]:
     """Each buyer with its live load for this lead: three reads by key."""
     s = uow.session
-    rows = {r.buyer_key: r for r in s.scalars(
-        select(mk.BuyerLoadRow).where(mk.BuyerLoadRow.buyer_key.in_(list(buyers))))}
+    rows = {r.buyer_key: r for r in s.execute(_LOADS_OF, {"keys": list(buyers)})}
     ml = s.get(mk.MarketLead, lead_id) if lead_id is not None else None
     bought = set(s.scalars(select(mk.Sale.buyer_key).where(mk.Sale.lead_id == lead_id))
                  ) if ml is not None and ml.sales else set()  # a new lead: no query
@@ -111,7 +110,11 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
     return out
 
 
-def load_of(b: Buyer, row: mk.BuyerLoadRow | None, now: datetime,
+#: every eligible buyer's load row in one Core statement (no ORM objects built)
+_LOADS_OF = select(LOADS).where(LOADS.c.buyer_key.in_(bindparam("keys", expanding=True)))
+
+
+def load_of(b: Buyer, row: Any, now: datetime,
             ml: mk.MarketLead | None = None, bought: bool = False) -> BuyerLoad:
     starts = buyer_window_starts(b, now)
     sold: dict[str, int] = {}

@@ -332,12 +332,12 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
               now: datetime) -> None:
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
-    ml = uow.session.get(mk.MarketLead, lead.id, populate_existing=True,
-                         with_for_update=uow.dialect == "postgresql")
+    # (the UPDATE locks the row on PostgreSQL and returns its committed sales)
+    sales = uow.session.execute(
+        update(ledger.LEADS).where(ledger.LEADS.c.lead_id == lead.id)
+        .values(trace=trace, updated_at=now).returning(ledger.LEADS.c.sales)).scalar()
     ledger.count_all(uow, sold.counts)
-    if ml is not None:
-        ml.trace, ml.updated_at = trace, now
-    if sold.buyer is None and ml is not None and ml.sales > 0:
+    if sold.buyer is None and sales:
         # a twin job (a redelivered one) sold it meanwhile: it stays sold
         lead.status, lead.queue = "sold", None
         return
