@@ -205,9 +205,17 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
 def settle(uow: UnitOfWork, sale: Reserved, external_id: str | None) -> bool:
     """Mark a reserved sale sold (the buyer took the lead); False if it was no longer
     pending (settled as lost meanwhile: see :func:`expire`)."""
-    return _rows(uow.session.execute(
-        update(SALES).where(SALES.c.id == sale.id, SALES.c.status == "pending")
-        .values(status="sold", external_id=external_id))) == 1
+    return _rows(uow.session.execute(_SETTLE, {"b_id": sale.id, "b_x": external_id})) == 1
+
+
+_SETTLE = update(SALES).where(SALES.c.id == bindparam("b_id"),
+                              SALES.c.status == "pending").values(
+    status="sold", external_id=bindparam("b_x", type_=SALES.c.external_id.type))
+#: the end of a sale: the lead's trace, and its committed sales back (row locked on
+#: PostgreSQL: the lead's row first, then the buyers' rows, the order of every sale)
+CONCLUDE = update(LEADS).where(LEADS.c.lead_id == bindparam("b_lead")).values(
+    trace=bindparam("b_trace", type_=LEADS.c.trace.type),
+    updated_at=bindparam("b_now", type_=LEADS.c.updated_at.type)).returning(LEADS.c.sales)
 
 
 _stmts: dict[int, tuple[Buyer, Any, Any, tuple[int, ...]]] = {}

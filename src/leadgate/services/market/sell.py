@@ -333,9 +333,8 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
     # (the UPDATE locks the row on PostgreSQL and returns its committed sales)
-    sales = uow.session.execute(
-        update(ledger.LEADS).where(ledger.LEADS.c.lead_id == lead.id)
-        .values(trace=trace, updated_at=now).returning(ledger.LEADS.c.sales)).scalar()
+    sales = uow.session.execute(ledger.CONCLUDE, {"b_lead": lead.id, "b_trace": trace,
+                                                  "b_now": now}).scalar()
     ledger.count_all(uow, sold.counts)
     if sold.buyer is None and sales:
         # a twin job (a redelivered one) sold it meanwhile: it stays sold
