@@ -40,8 +40,8 @@ class WorkerKilled(BaseException):
 
 
 @pytest.fixture
-def app(sqlite_url: str, clock: FakeClock) -> Iterator[App]:
-    a = make_app(sqlite_url, clock)
+def app(db_url: str, clock: FakeClock) -> Iterator[App]:
+    a = make_app(db_url, clock)
     yield a
     a.close()
 
