@@ -21,7 +21,8 @@ buyer past a cap or a budget, nor sell an exclusive lead twice; SQLite serialise
 writers. Nothing here scans sales.
 
 A sale is *reserved* (status ``pending``) before the lead is posted to the buyer and
-committed, so other workers count it; :func:`release` undoes it when the buyer rejects.
+committed, so other workers count it; :func:`release` undoes it when the buyer rejects,
+and :func:`expire` (exactly once) when its worker died before the post's outcome.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ out of budget is never pinged or posted to, and no concurrent worker can oversho
 The decision's trace (every buyer, its bid or why it was skipped, the winner and why,
 each post) goes on the lead's timeline (a ``sale`` event) and in ``market_leads.trace``.
 An unsold lead goes to the flow's fallback queue.
+
+A worker lost between a reservation and its post's outcome leaves a ``pending`` sale;
+the job's re-run (after its lease) releases it once it is past ``sale_within`` + 30 s
+(``_recover``, ``ledger.expire``: exactly once) and sells the lead again.
 """
 
 from __future__ import annotations
