@@ -193,3 +193,41 @@ def clear() -> None:
     """Forget every cached snapshot (tests that rebuild databases under one URL)."""
     with _lock:
         _cache.clear()
+        _market.clear()
+
+
+# --- the marketplace: buyers and destinations ------------------------------------------
+@dataclass(frozen=True)
+class MarketConfig:
+    """Every buyer (parsed) and every active destination (parsed spec), as of the
+    ``market`` stamp (migration 0009: bumped by any change to buyers or destinations)."""
+
+    version: tuple[int, int]
+    buyers: dict[str, Any]
+    destinations: dict[str, Any]
+
+
+_market: dict[str, MarketConfig] = {}
+
+
+def market(session: Session) -> MarketConfig:
+    """The marketplace configuration: one small statement while nothing changed."""
+    from leadgate.services import deliveries
+    from leadgate.services.market.ledger import buyer_of
+    from leadgate.store import market as mk
+
+    stamps = dict(session.execute(
+        select(m.ConfigStamp.area, m.ConfigStamp.version)
+        .where(m.ConfigStamp.area.in_(("market", "instance")))).all())
+    version = (int(stamps.get("market", 0)), int(stamps.get("instance", 0)))
+    key = _db_key(session)
+    got = _market.get(key)
+    if got is not None and got.version == version and version[0]:
+        return got
+    buyers = {r.key: buyer_of(r.spec) for r in session.scalars(select(mk.Buyer))}
+    dests = {r.key: deliveries.spec_of(r) for r in session.scalars(select(m.Destination))
+             if r.active}
+    got = MarketConfig(version, buyers, dests)
+    with _lock:
+        _market[key] = got
+    return got

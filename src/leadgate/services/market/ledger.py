@@ -21,24 +21,29 @@ buyer past a cap or a budget, nor sell an exclusive lead twice; SQLite serialise
 writers. Nothing here scans sales.
 
 A sale is *reserved* (status ``pending``) before the lead is posted to the buyer and
-committed, so other workers count it; :func:`release` undoes it when the buyer rejects.
+committed, so other workers count it; :func:`release` undoes it when the buyer rejects,
+and :func:`expire` (exactly once) when its worker died before the post's outcome.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     CursorResult,
     Table,
     and_,
     bindparam,
     case,
+    delete,
     false,
+    insert,
     or_,
     select,
     update,
@@ -61,6 +66,7 @@ from leadgate.store.uow import UnitOfWork
 
 LOADS = cast(Table, mk.BuyerLoadRow.__table__)
 LEADS = cast(Table, mk.MarketLead.__table__)
+SALES = cast(Table, mk.Sale.__table__)
 WINDOWS = ("hour", "day", "week", "month")
 _BUDGET_COLUMN = {"daily": ("day", "day_spent"), "monthly": ("month", "month_spent")}
 
@@ -95,8 +101,7 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
                now: datetime) -> list[BuyerCandidate]:
     """Each buyer with its live load for this lead: three reads by key."""
     s = uow.session
-    rows = {r.buyer_key: r for r in s.scalars(
-        select(mk.BuyerLoadRow).where(mk.BuyerLoadRow.buyer_key.in_(list(buyers))))}
+    rows = {r.buyer_key: r for r in s.execute(_LOADS_OF, {"keys": list(buyers)})}
     ml = s.get(mk.MarketLead, lead_id) if lead_id is not None else None
     bought = set(s.scalars(select(mk.Sale.buyer_key).where(mk.Sale.lead_id == lead_id))
                  ) if ml is not None and ml.sales else set()  # a new lead: no query
@@ -106,7 +111,11 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
     return out
 
 
-def load_of(b: Buyer, row: mk.BuyerLoadRow | None, now: datetime,
+#: every eligible buyer's load row in one Core statement (no ORM objects built)
+_LOADS_OF = select(LOADS).where(LOADS.c.buyer_key.in_(bindparam("keys", expanding=True)))
+
+
+def load_of(b: Buyer, row: Any, now: datetime,
             ml: mk.MarketLead | None = None, bought: bool = False) -> BuyerLoad:
     starts = buyer_window_starts(b, now)
     sold: dict[str, int] = {}
@@ -147,50 +156,108 @@ class Refused(Exception):
         self.code = code
 
 
+@dataclass(frozen=True)
+class Reserved:
+    """A pending sale as :func:`reserve` wrote it (amounts in cents)."""
+
+    id: int
+    lead_id: int
+    buyer_key: str
+    price: int
+    payout: int
+    exclusive: bool
+    sold_at: datetime
+    bid_id: str | None = None
+
+
 def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout: Decimal,
-            now: datetime, *, method: str, bid_id: str | None = None) -> mk.Sale:
+            now: datetime, *, method: str, bid_id: str | None = None) -> Reserved:
     """Record a pending sale atomically with the cap, budget and exclusivity checks;
-    raises :class:`Refused` (``sold_out``, ``capped``, ``already_sold_to_buyer``)."""
+    raises :class:`Refused` (``sold_out``, ``capped``, ``already_sold_to_buyer``).
+    Three Core statements in a savepoint (the sale's INSERT and the two conditional
+    UPDATEs, each built once per buyer)."""
     s = uow.session
     p, pay = cents(price), cents(payout)
+    lead_stmt, load_stmt, limits = _statements(buyer)
+    if any(p > lim for lim in limits):
+        raise Refused("capped")  # more than a whole budget: no window could pay it
+    starts = buyer_window_starts(buyer, now)
     try:
         with s.begin_nested():
             # the sale row first: a twin job selling the same lead to the same buyer
             # waits here holding nothing, then fails on the unique (lead, buyer) key
-            sale = mk.Sale(lead_id=lead_id, buyer_key=buyer.key, method=method, price=p,
-                           payout=pay, exclusive=buyer.exclusive, bid_id=bid_id,
-                           status="pending", sold_at=now)
-            s.add(sale)
-            s.flush()
-            if _rows(s.execute(_lead_update(buyer, lead_id, p, pay, now))) != 1:
+            sale_id = s.execute(insert(SALES).values(
+                lead_id=lead_id, buyer_key=buyer.key, method=method, price=p, payout=pay,
+                exclusive=buyer.exclusive, bid_id=bid_id, status="pending", sold_at=now,
+            )).inserted_primary_key[0]
+            if _rows(s.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
+                                           "b_now": now})) != 1:
                 raise Refused("sold_out")
-            if _rows(s.execute(_load_update(buyer, p, now))) != 1:
+            params: dict[str, Any] = {"b_key": buyer.key, "b_p": p, "b_now": now}
+            for w in WINDOWS:
+                params[f"b_{w}"] = starts[w]
+            if _rows(s.execute(load_stmt, params)) != 1:
                 raise Refused("capped")
     except IntegrityError:
         raise Refused("already_sold_to_buyer") from None
-    return sale
+    return Reserved(int(sale_id), lead_id, buyer.key, p, pay, buyer.exclusive, now, bid_id)
+
+
+def settle(uow: UnitOfWork, sale: Reserved, external_id: str | None) -> bool:
+    """Mark a reserved sale sold (the buyer took the lead); False if it was no longer
+    pending (settled as lost meanwhile: see :func:`expire`)."""
+    return _rows(uow.session.execute(_SETTLE, {"b_id": sale.id, "b_x": external_id})) == 1
+
+
+_SETTLE = update(SALES).where(SALES.c.id == bindparam("b_id"),
+                              SALES.c.status == "pending").values(
+    status="sold", external_id=bindparam("b_x", type_=SALES.c.external_id.type))
+#: the end of a sale: the lead's trace, and its committed sales back (row locked on
+#: PostgreSQL: the lead's row first, then the buyers' rows, the order of every sale)
+CONCLUDE = update(LEADS).where(LEADS.c.lead_id == bindparam("b_lead")).values(
+    trace=bindparam("b_trace", type_=LEADS.c.trace.type),
+    updated_at=bindparam("b_now", type_=LEADS.c.updated_at.type)).returning(LEADS.c.sales)
+
+
+_stmts: dict[int, tuple[Buyer, Any, Any, tuple[int, ...]]] = {}
+
+
+def _statements(buyer: Buyer) -> tuple[Any, Any, tuple[int, ...]]:
+    """A buyer's two conditional UPDATEs, built once per parsed buyer (the buyer's caps
+    and budgets are in the statement; the amounts, times and window starts are bound)."""
+    got = _stmts.get(id(buyer))
+    if got is None or got[0] is not buyer:
+        limits = tuple(cents(buyer.budget[k]) for k in BUDGET_WINDOWS
+                       if buyer.budget.get(k) is not None)
+        got = _stmts[id(buyer)] = (buyer, _lead_update(buyer), _load_update(buyer), limits)
+    return got[1], got[2], got[3]
 
 
 def _rows(result: Any) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _lead_update(buyer: Buyer, lead_id: int, p: int, pay: int, now: datetime) -> Any:
-    conds = [LEADS.c.lead_id == lead_id, LEADS.c.exclusive == false()]
+_P = bindparam("b_p", type_=BigInteger())
+_PAY = bindparam("b_pay", type_=BigInteger())
+
+
+def _lead_update(buyer: Buyer) -> Any:
+    now = bindparam("b_now", type_=LEADS.c.updated_at.type)
+    conds = [LEADS.c.lead_id == bindparam("b_lead"), LEADS.c.exclusive == false()]
     conds.append(LEADS.c.sales == 0 if buyer.exclusive else LEADS.c.sales < buyer.max_sales)
     vals: dict[str, Any] = {
-        "sales": LEADS.c.sales + 1, "revenue": LEADS.c.revenue + p, "updated_at": now,
-        "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost + pay), else_=LEADS.c.cost)}
+        "sales": LEADS.c.sales + 1, "revenue": LEADS.c.revenue + _P, "updated_at": now,
+        "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost + _PAY), else_=LEADS.c.cost)}
     if buyer.exclusive:
         vals["exclusive"] = True
     return update(LEADS).where(*conds).values(**vals)
 
 
-def _load_update(buyer: Buyer, p: int, now: datetime) -> Any:
-    starts = buyer_window_starts(buyer, now)
-    conds: list[Any] = [LOADS.c.buyer_key == buyer.key]
-    vals: dict[str, Any] = {"sold": LOADS.c.sold + 1, "spent": LOADS.c.spent + p,
-                            "updated_at": now}
+def _load_update(buyer: Buyer) -> Any:
+    starts = {w: bindparam(f"b_{w}", type_=LOADS.c[f"{w}_start"].type) for w in WINDOWS}
+    conds: list[Any] = [LOADS.c.buyer_key == bindparam("b_key")]
+    vals: dict[str, Any] = {"sold": LOADS.c.sold + 1, "spent": LOADS.c.spent + _P,
+                            "updated_at": bindparam("b_now", type_=LOADS.c.updated_at.type)}
     for w in WINDOWS:
         start, count = LOADS.c[f"{w}_start"], LOADS.c[f"{w}_count"]
         current = and_(start.is_not(None), start == starts[w])
@@ -206,17 +273,22 @@ def _load_update(buyer: Buyer, p: int, now: datetime) -> Any:
         w, col = _BUDGET_COLUMN[key]
         start, spent = LOADS.c[f"{w}_start"], LOADS.c[col]
         current = and_(start.is_not(None), start == starts[w])
-        vals[col] = case((current, spent + p), else_=p)
+        vals[col] = case((current, spent + _P), else_=_P)
         limit = buyer.budget.get(key)
-        if limit is not None:
-            lim = cents(limit)
-            conds.append(false() if p > lim else
-                         or_(start.is_(None), start != starts[w], spent + p <= lim))
+        if limit is not None:  # a price above the whole budget is refused before
+            conds.append(or_(start.is_(None), start != starts[w],
+                             spent + _P <= cents(limit)))
     return update(LOADS).where(*conds).values(**vals)
 
 
-def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None:
+def release(uow: UnitOfWork, buyer: Buyer, sale: Reserved, now: datetime) -> None:
     """Undo a pending sale the buyer did not take (rejected post, timeout)."""
+    _undo(uow, buyer, sale, now)
+    uow.session.execute(delete(SALES).where(SALES.c.id == sale.id))
+
+
+def _undo(uow: UnitOfWork, buyer: Buyer, sale: Reserved | mk.Sale, now: datetime) -> None:
+    """Take a reserved sale back out of the lead's and the buyer's counters."""
     s = uow.session
     starts = buyer_window_starts(buyer, sale.sold_at)
     vals: dict[str, Any] = {"sold": LOADS.c.sold - 1, "spent": LOADS.c.spent - sale.price,
@@ -235,8 +307,33 @@ def release(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> None
         lv["exclusive"] = False
     s.execute(update(LEADS).where(LEADS.c.lead_id == sale.lead_id).values(**lv))
     s.execute(update(LOADS).where(LOADS.c.buyer_key == buyer.key).values(**vals))
-    s.delete(sale)
-    s.flush()
+
+
+#: how long past ``market.sale_within`` a pending sale may wait for its post's outcome
+#: before it counts as lost (its worker died between the reservation and the outcome)
+PENDING_GRACE = timedelta(seconds=30)
+
+
+def pending_sales(uow: UnitOfWork, lead_id: int) -> list[mk.Sale]:
+    """The lead's reserved sales still waiting for their post's outcome."""
+    return list(uow.session.scalars(select(mk.Sale).where(
+        mk.Sale.lead_id == lead_id, mk.Sale.status == "pending").order_by(mk.Sale.id)))
+
+
+def expire(uow: UnitOfWork, buyer: Buyer, sale: mk.Sale, now: datetime) -> bool:
+    """Settle a pending sale whose worker was lost: the sale row goes and the lead's
+    and buyer's counters and budget get it back, exactly once (the DELETE is
+    conditional on the sale still pending: of two workers settling it, one deletes it
+    and the other matches no row and changes nothing). True if this call settled it."""
+    s = uow.session
+    gone = s.execute(delete(SALES).where(SALES.c.id == sale.id,
+                                         SALES.c.status == "pending"))
+    if _rows(gone) != 1:
+        return False
+    _undo(uow, buyer, sale, now)
+    if sale in s:
+        s.expunge(sale)
+    return True
 
 
 COUNTERS = ("offered", "bids", "accepted", "rejected")

@@ -20,6 +20,10 @@ out of budget is never pinged or posted to, and no concurrent worker can oversho
 The decision's trace (every buyer, its bid or why it was skipped, the winner and why,
 each post) goes on the lead's timeline (a ``sale`` event) and in ``market_leads.trace``.
 An unsold lead goes to the flow's fallback queue.
+
+A worker lost between a reservation and its post's outcome leaves a ``pending`` sale;
+the job's re-run (after its lease) releases it once it is past ``sale_within`` + 30 s
+(``_recover``, ``ledger.expire``: exactly once) and sells the lead again.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from leadgate.delivery.base import Outcome
+from leadgate.delivery.base import Outcome, Spec
 from leadgate.delivery.market import PingRequest, pinger
 from leadgate.domain.market.amounts import show
 from leadgate.domain.market.auction import (
@@ -50,7 +54,7 @@ from leadgate.domain.market.ping_tree import order_ping_tree
 from leadgate.domain.market.trace import check
 from leadgate.domain.market.weighted import choose_weighted
 from leadgate.domain.routing.durations import parse_duration
-from leadgate.services import deliveries, jobs, timeline
+from leadgate.services import deliveries, jobs, snapshot, timeline
 from leadgate.services.market import ledger
 from leadgate.services.market.queue import JOB
 from leadgate.services.market.settings import MarketSettings, current
@@ -88,10 +92,24 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     method = str(target.get("method"))
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
     settings = current(uow)
-    buyers = ledger.load_buyers(uow, keys)
+    cfg = snapshot.market(s)  # buyers and destinations, read once per config version
+    buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
     # written with the lead by capture; a lead routed to sale later gets it here
     ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
         uow, lead.id, lead.source.key if lead.source else None, now)
+    recovered: list[dict[str, Any]] = []
+    if ml.sales:  # a new lead has no sale: no query
+        wait = _recover(uow, lead.id, buyers, settings, now, recovered)
+        if wait is not None:
+            # a sale is still waiting for its post's outcome (a twin job runs it, or its
+            # worker died a moment ago): this lead sells again once that sale expires
+            jobs.enqueue(uow, JOB, dict(payload), now, delay=wait - now).max_attempts = 3
+            return None
+        if recovered:
+            uow.session.expire(ml)
+            uow.commit()  # the released reservations count for every worker at once
+            if lead.status != "sell":
+                return None
     from leadgate.services.routing import lead_facts
 
     facts = lead_facts(lead, now)
@@ -99,15 +117,49 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     if method == "sell_weighted":
         sold = _weighted(uow, lead, buyers, facts, now, payload, settings)
     elif method == "ping_tree":
-        sold = _tree(uow, lead, buyers, facts, now, target, settings, t0)
+        sold = _tree(uow, lead, buyers, facts, now, target, settings, t0, cfg.destinations)
     else:
-        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted)
+        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted,
+                        cfg.destinations)
     sold.trace["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+    if recovered:
+        sold.trace["recovered"] = recovered
     missing = [k for k in keys if k not in buyers]
     if missing:
         sold.trace["unknown_buyers"] = missing
     _conclude(uow, lead, sold, payload, now)
     return sold  # the worker commits it with the job's "done" (one transaction)
+
+
+def _recover(uow: UnitOfWork, lead_id: int, buyers: Mapping[str, Buyer],
+             settings: MarketSettings, now: datetime,
+             recovered: list[dict[str, Any]]) -> datetime | None:
+    """Settle the lead's pending sales whose worker was lost (killed between the
+    reservation and the post's outcome): past ``sale_within`` + ``PENDING_GRACE`` the
+    reservation is released (counters and budget back, exactly once) and the post
+    left unanswered is closed, so the lead goes on to the next bid or the fallback.
+    Returns when the earliest still-live pending sale expires, if any."""
+    wait: datetime | None = None
+    for sale in ledger.pending_sales(uow, lead_id):
+        expires = sale.sold_at + settings.sale_within + ledger.PENDING_GRACE
+        if expires > now:
+            wait = expires if wait is None else min(wait, expires)
+            continue
+        buyer = buyers.get(sale.buyer_key) or ledger.load_buyers(
+            uow, [sale.buyer_key]).get(sale.buyer_key) or Buyer(sale.buyer_key)
+        line = {"buyer": buyer.key, "sale": sale.id, "bid_id": sale.bid_id,
+                "reserved_at": sale.sold_at.isoformat()}
+        if ledger.expire(uow, buyer, sale, now):
+            if buyer.destinations:
+                uow.session.execute(
+                    update(m.Delivery).where(m.Delivery.lead_id == lead_id,
+                                             m.Delivery.destination_key
+                                             == buyer.destinations[0],
+                                             m.Delivery.status == "sending")
+                    .values(status="dead", finished_at=now, updated_at=now,
+                            reason="the worker was lost before the post's outcome"))
+            recovered.append(line)
+    return wait
 
 
 def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
@@ -133,7 +185,7 @@ def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             refused[buyer.key] = exc.code
             sold.trace.setdefault("refused", {}).update(refused)
             continue
-        row.status = "sold"
+        ledger.settle(uow, row, None)
         state_row.data, state_row.updated_at = dict(sale.state), now
         for dest in buyer.destinations[:1]:
             deliveries.queue_direct(uow, lead.id, dest, now)
@@ -161,7 +213,7 @@ def _lock_state(uow: UnitOfWork, key: str, now: datetime) -> mk.MarketState:
 
 def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
           facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
-          settings: MarketSettings, t0: float) -> Sold:
+          settings: MarketSettings, t0: float, dests: Mapping[str, Spec]) -> Sold:
     cands = ledger.candidates(uow, buyers, lead.id, now)
     tree = order_ping_tree(cands, facts, now, order=str(target.get("order", "priority")),
                            min_price=settings.reserve)
@@ -173,7 +225,8 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             break
         buyer = buyers[step.buyer]
         post = _offer(uow, lead, buyer, step.price, settings.margin.payout(step.price), now,
-                      method="ping_tree", bid_id=None, within=left, sold=sold)
+                      method="ping_tree", bid_id=None, within=left, sold=sold,
+                      dests=dests)
         sold.posts.append(post)
         if post["result"] == "sold":
             if sold.buyer is None:
@@ -188,7 +241,8 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
 
 def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
              facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
-             settings: MarketSettings, t0: float, quoted: int | None) -> Sold:
+             settings: MarketSettings, t0: float, quoted: int | None,
+             dests: Mapping[str, Spec]) -> Sold:
     timeout = (parse_duration(target["timeout"], path="timeout")
                if target.get("timeout") is not None else DEFAULT_TIMEOUT)
     cands = ledger.candidates(uow, buyers, lead.id, now)
@@ -197,8 +251,7 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     shown = settings.ping_view(view) | {"ping_ref": ref}
     to_ping = [c.buyer for c in cands if c.buyer.pricing.kind == "bid" and c.buyer.ping
                and not check(c, facts, now)]  # ineligible buyers are never pinged
-    dests = _destinations(uow, [b.ping for b in to_ping if b.ping])
-    requests = [PingRequest(b.key, _config(dests[b.ping]), shown)
+    requests = [PingRequest(b.key, dests[b.ping].config, shown)
                 for b in to_ping if b.ping in dests]
     uow.commit()  # no transaction (nor SQLite's write lock) is held while pinging
     started = time.perf_counter()
@@ -235,26 +288,9 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     return sold
 
 
-def _destination(uow: UnitOfWork, key: str) -> m.Destination | None:
-    return _destinations(uow, [key]).get(key)
-
-
-def _config(dest: m.Destination) -> Mapping[str, Any]:
-    """A destination's parsed config (cached by content in ``deliveries.spec_of``)."""
-    return deliveries.spec_of(dest).config
-
-
-def _destinations(uow: UnitOfWork, keys: list[str]) -> dict[str, m.Destination]:
-    """The active destinations among ``keys``, in one query."""
-    if not keys:
-        return {}
-    rows = uow.session.scalars(select(m.Destination).where(m.Destination.key.in_(keys)))
-    return {r.key: r for r in rows if r.active}
-
-
 def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: Decimal,
            now: datetime, *, method: str, bid_id: str | None, within: float,
-           sold: Sold, dests: dict[str, m.Destination] | None = None) -> dict[str, Any]:
+           sold: Sold, dests: Mapping[str, Spec]) -> dict[str, Any]:
     """Reserve the sale (committed), post the full lead, then keep or release it."""
     line: dict[str, Any] = {"buyer": buyer.key, "price": show(price), "bid_id": bid_id}
     try:
@@ -263,11 +299,10 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     except ledger.Refused as exc:
         return line | {"result": "refused", "reason": exc.code}
     first = buyer.destinations[0] if buyer.destinations else None
-    dest = None if first is None else (dests[first] if dests and first in dests else
-                                        _destination(uow, first))
+    spec = None if first is None else dests.get(first)
     d = None
-    if dest is not None:
-        d = m.Delivery(lead_id=lead.id, destination_key=dest.key,
+    if spec is not None:
+        d = m.Delivery(lead_id=lead.id, destination_key=first,
                        idempotency_key=uuid.uuid4().hex, status="sending", attempts=1,
                        attempts_offset=0, position=0, created_at=now, updated_at=now)
         uow.session.add(d)
@@ -275,8 +310,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     # (nor SQLite's write lock) is held during the post
     uow.commit()
     outcome = Outcome("accepted", "the buyer has no destination: bought on record")
-    if dest is not None and d is not None:
-        spec = deliveries.spec_of(dest)
+    if spec is not None and d is not None:
         spec = replace(spec, common=replace(spec.common,
                                             timeout=min(spec.common.timeout, within)))
         view = deliveries.lead_view(lead, d) | {"bid_id": bid_id, "price": show(price),
@@ -288,7 +322,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
         d.external_id = (outcome.external_id or "")[:200] or None
         line |= {"delivery": d.id, "ms": ms}
     if outcome.status == "accepted":
-        sale.status, sale.external_id = "sold", outcome.external_id
+        ledger.settle(uow, sale, outcome.external_id)
         sold.counts[buyer.key]["accepted"] += 1
         return line | {"result": "sold", "sale": sale.id}  # committed with the job
     ledger.release(uow, buyer, sale, now)
@@ -302,12 +336,11 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
               now: datetime) -> None:
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
-    ml = uow.session.get(mk.MarketLead, lead.id, populate_existing=True,
-                         with_for_update=uow.dialect == "postgresql")
+    # (the UPDATE locks the row on PostgreSQL and returns its committed sales)
+    sales = uow.session.execute(ledger.CONCLUDE, {"b_lead": lead.id, "b_trace": trace,
+                                                  "b_now": now}).scalar()
     ledger.count_all(uow, sold.counts)
-    if ml is not None:
-        ml.trace, ml.updated_at = trace, now
-    if sold.buyer is None and ml is not None and ml.sales > 0:
+    if sold.buyer is None and sales:
         # a twin job (a redelivered one) sold it meanwhile: it stays sold
         lead.status, lead.queue = "sold", None
         return
