@@ -19,18 +19,22 @@ async def hold(app: App, caller: Caller, payload: Any) -> Held | None:
     """Take ``ping_id`` out of the payload, verify and claim it (4xx when refused)."""
     if not isinstance(payload, dict) or "ping_id" not in payload:
         return None
-    name = caller.principal.name
+    name, source_id = caller.principal.name, caller.principal.source_id
+    assert source_id is not None
 
     def run() -> Held:
         with app.uow() as uow:
-            return preping.hold(uow, name, payload, app.clock(), app.settings.secret_key)
+            return preping.hold(uow, source_id, name, payload, app.clock(),
+                                app.settings.secret_key)
 
     return await run_in_threadpool(run)
 
 
 async def settle(app: App, caller: Caller, held: Held, result: IngestResult) -> None:
-    """Record the quoted price as the stored lead's supplier cost; answer it."""
+    """Record the quoted price as the stored lead's supplier cost and answer it; a
+    lead not stored (refused) frees the ping id for a corrected post."""
     if result.status_code != 201 or result.lead_id is None or result.replayed:
+        await release(app, held)
         return
     lead_id, name = result.lead_id, caller.principal.name
 
@@ -41,3 +45,13 @@ async def settle(app: App, caller: Caller, held: Held, result: IngestResult) -> 
     await run_in_threadpool(run)
     if isinstance(result.body, dict):
         result.body["price"] = str(held.price)
+
+
+async def release(app: App, held: Held) -> None:
+    """Free the ping id's claim: its lead was not stored."""
+
+    def run() -> None:
+        with app.uow() as uow:
+            preping.release(uow, held)
+
+    await run_in_threadpool(run)

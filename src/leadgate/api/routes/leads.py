@@ -96,12 +96,17 @@ async def create_lead(
     sub = capture.Submission(source_id=caller.principal.source_id, payload=payload,
                              received_at=app.clock(), idempotency_key=idempotency_key,
                              key_hash=caller.key_hash)
-    snap = snapshot.cached_for(app.engine)
-    if snap is not None:
-        capture.prepare(snap, sub)  # qualify here, outside the batch's transaction
-    else:
-        capture.check_payload(payload)
-    result = await app.capture.submit(sub)
+    try:
+        snap = snapshot.cached_for(app.engine)
+        if snap is not None:
+            capture.prepare(snap, sub)  # qualify here, outside the batch's transaction
+        else:
+            capture.check_payload(payload)
+        result = await app.capture.submit(sub)
+    except BaseException:
+        if held is not None:  # no lead stored: the ping id may post again
+            await market_hook.release(app, held)
+        raise
     if held is not None:
         await market_hook.settle(app, caller, held, result)
     media = PROBLEM if result.status_code >= 400 else "application/json"

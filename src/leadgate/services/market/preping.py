@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.delivery.market import PingRequest, pinger
@@ -62,7 +62,8 @@ def quote(uow: UnitOfWork, source_id: int, partial: Mapping[str, Any], now: date
     if source is None:
         raise NotFound("unknown source")
     campaign = source.campaign
-    facts = routing_facts(dict(partial), None, source=source.key, campaign=campaign.key,
+    values = normalised(uow, source, partial)
+    facts = routing_facts(values, None, source=source.key, campaign=campaign.key,
                           score=None, grade=None, created_at=now, now=now)
     published = snapshot.current(s).flows.get(campaign.flow_key) if campaign.flow_key \
         else None
@@ -102,10 +103,27 @@ def quote(uow: UnitOfWork, source_id: int, partial: Mapping[str, Any], now: date
     if best is None or best < settings.reserve:
         return base | {"reason": "no_buyer"}
     price = settings.margin.payout(best)
-    token = sign_ping(Quote.for_lead(campaign.key, price, partial),
+    token = sign_ping(Quote.for_lead(campaign.key, price, values),
                       ping_secret(secret_key), now, settings.ping_ttl)
     return base | {"accept": True, "price": show(price), "ping_id": token,
                    "expires_at": (now + settings.ping_ttl).isoformat()}
+
+
+def normalised(uow: UnitOfWork, source: m.Source,
+               partial: Mapping[str, Any]) -> dict[str, Any]:
+    """The given fields as capture stores them: each declared field through the
+    campaign's own normaliser (``domain.qualify``, with the source's default region),
+    so a phone or a state written differently prices and hashes the same as the post.
+    Fields the ping does not carry are not required; a value that does not normalise
+    is kept as sent (capture refuses the lead later)."""
+    from leadgate.domain.qualify.validate import match_fields, validate_fields
+    from leadgate.services import catalog
+
+    info = snapshot.current(uow.session).campaigns.get(source.campaign_id)
+    spec = info.spec if info is not None else catalog.campaign_of(source.campaign)
+    got = validate_fields(partial, spec, source.default_region)
+    declared, _others = match_fields(partial, spec)
+    return declared | got.values | got.extra
 
 
 @dataclass(frozen=True)
@@ -114,24 +132,53 @@ class Held:
 
     digest: str
     price: Decimal
+    claimed_at: datetime
 
 
-def hold(uow: UnitOfWork, source_key: str, payload: dict[str, Any], now: datetime,
-         secret_key: str) -> Held:
-    """Verify and claim ``payload['ping_id']`` (removed from the payload)."""
+#: how long a claim may wait for its lead's answer; after that it is a lost claim (its
+#: request died between the claim and the answer) and the id may post again
+CLAIM_GRACE = timedelta(minutes=2)
+
+
+def hold(uow: UnitOfWork, source_id: int, source_key: str, payload: dict[str, Any],
+         now: datetime, secret_key: str) -> Held:
+    """Verify and claim ``payload['ping_id']`` (removed from the payload).
+
+    The claim is a ``market_pings`` row without a lead, committed before capture so a
+    second post of the same id at the same moment is refused (``ping_used``): of two
+    posts, exactly one goes on. :func:`settle` makes it used for good when its lead is
+    stored (201); :func:`release` frees it when capture refuses the lead, so the
+    supplier may post a corrected lead with the same id at the quoted price."""
     token = payload.pop("ping_id")
-    verified = verify_ping(token if isinstance(token, str) else "", ping_secret(secret_key),
-                           now, lead=payload)
-    digest = hashlib.sha256(token.encode()).hexdigest()
     s = uow.session
+    source = s.get(m.Source, source_id)
+    if source is None:
+        raise NotFound("unknown source")
+    verified = verify_ping(token if isinstance(token, str) else "", ping_secret(secret_key),
+                           now, lead=normalised(uow, source, payload))
+    digest = hashlib.sha256(token.encode()).hexdigest()
     try:
         with s.begin_nested():
             s.add(mk.MarketPing(ping_hash=digest, source_key=source_key,
                                 price=ledger.cents(verified.quote.price), used_at=now))
     except IntegrityError:
-        raise Conflict("this ping id was used for a lead already", code="ping_used") from None
+        # a claim lost by a dead request may be taken over (one taker: conditional)
+        took = s.execute(update(mk.MarketPing).where(
+            mk.MarketPing.ping_hash == digest, mk.MarketPing.lead_id.is_(None),
+            mk.MarketPing.used_at < now - CLAIM_GRACE).values(used_at=now))
+        if ledger._rows(took) != 1:
+            raise Conflict("this ping id was used for a lead already",
+                           code="ping_used") from None
     uow.commit()
-    return Held(digest, verified.quote.price)
+    return Held(digest, verified.quote.price, now)
+
+
+def release(uow: UnitOfWork, held: Held) -> None:
+    """Free a claim whose lead was not stored (refused, or capture failed)."""
+    uow.session.execute(delete(mk.MarketPing).where(
+        mk.MarketPing.ping_hash == held.digest, mk.MarketPing.lead_id.is_(None),
+        mk.MarketPing.used_at == held.claimed_at))
+    uow.commit()
 
 
 def settle(uow: UnitOfWork, held: Held, lead_id: int, source_key: str,

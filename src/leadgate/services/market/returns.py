@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, case, func, select, update
 
 from leadgate.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from leadgate.domain.market.amounts import show
+from leadgate.domain.market.buyers import buyer_window_starts
 from leadgate.domain.market.money import (
     ReturnDecision,
     ReturnRequest,
@@ -23,7 +24,8 @@ from leadgate.domain.market.money import (
     return_rates,
 )
 from leadgate.services import timeline
-from leadgate.services.market.ledger import money
+from leadgate.services.market import ledger
+from leadgate.services.market.ledger import _rows, money
 from leadgate.services.market.settings import current
 from leadgate.services.principal import Principal
 from leadgate.store import market as mk
@@ -31,6 +33,8 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 ML = cast(Table, mk.MarketLead.__table__)
+RT = cast(Table, mk.SaleReturn.__table__)
+SALES, LOADS = ledger.SALES, ledger.LOADS
 
 
 def _domain_sale(row: mk.Sale, supplier: str | None) -> Sale:
@@ -122,8 +126,15 @@ def review(uow: UnitOfWork, who: Principal, return_id: int, approve: bool, now: 
     decision = (approve_return(sale, ret.reason, now, current(uow).returns) if approve else
                 ReturnDecision("refused", "refused_by_manager",
                                note or f"refused by {who.name}"))
-    ret.status, ret.code, ret.text = decision.outcome, decision.code, decision.text
-    ret.decided_at, ret.decided_by = now, who.actor
+    # decided once: of two decisions posted at the same moment one matches the row
+    decided = uow.session.execute(update(RT).where(
+        RT.c.id == ret.id, RT.c.status == "needs_review").values(
+        status=decision.outcome, code=decision.code, text=decision.text,
+        decided_at=now, decided_by=who.actor))
+    if _rows(decided) != 1:
+        uow.rollback()
+        raise Conflict(f"return {return_id} was decided meanwhile", code="return_decided")
+    uow.session.refresh(ret)
     _carry_out(uow, row, ret, decision, now, who.actor)
     uow.commit()
     return return_dict(ret)
@@ -132,18 +143,49 @@ def review(uow: UnitOfWork, who: Principal, return_id: int, approve: bool, now: 
 def _carry_out(uow: UnitOfWork, row: mk.Sale, ret: mk.SaleReturn, decision: ReturnDecision,
                now: datetime, actor: str) -> None:
     if decision.outcome == "approved":
-        credit = int(decision.credit.amount * 100) if decision.credit else 0
-        back = int(decision.chargeback.amount * 100) if decision.chargeback else 0
-        ret.credit, ret.chargeback = credit, back
-        row.status, row.returned_at = "returned", now
-        uow.session.execute(update(ML).where(ML.c.lead_id == row.lead_id).values(
-            credited=ML.c.credited + credit, charged_back=ML.c.charged_back + back,
-            updated_at=now))
+        # the sale is returned once: of two approvals at the same moment one matches
+        # the sold row (the other waits on its lock on PostgreSQL, then matches none)
+        done = uow.session.execute(update(SALES).where(
+            SALES.c.id == row.id, SALES.c.status == "sold").values(
+            status="returned", returned_at=now))
+        if _rows(done) != 1:
+            decision = ReturnDecision("refused", "already_returned",
+                                      f"sale {row.id} was returned already")
+            ret.status, ret.code, ret.text = decision.outcome, decision.code, decision.text
+            ret.decided_at, ret.decided_by = now, ret.decided_by or "rules"
+        else:
+            uow.session.refresh(row)
+            credit = int(decision.credit.amount * 100) if decision.credit else 0
+            back = int(decision.chargeback.amount * 100) if decision.chargeback else 0
+            ret.credit, ret.chargeback = credit, back
+            uow.session.execute(update(ML).where(ML.c.lead_id == row.lead_id).values(
+                credited=ML.c.credited + credit, charged_back=ML.c.charged_back + back,
+                updated_at=now))
+            refund_budget(uow, row, now)
     lead = uow.session.get(m.Lead, row.lead_id)
     if lead is not None:
         timeline.record(uow, lead, "return_" + decision.outcome, now, actor=actor,
                         sale=row.id, buyer=row.buyer_key, reason=ret.reason,
                         code=decision.code, text=decision.text)
+
+
+def refund_budget(uow: UnitOfWork, sale: mk.Sale, now: datetime) -> None:
+    """Give a returned sale's price back to the buyer's daily and monthly budget of
+    the windows the sale was counted in (its ``sold_at`` in the buyer's time zone),
+    if those windows are still the buyer's current ones (a past window is over: there
+    is nothing to give back). Caps are not freed: the buyer received the lead."""
+    buyer = ledger.load_buyers(uow, [sale.buyer_key]).get(sale.buyer_key)
+    if buyer is None:
+        return
+    starts = buyer_window_starts(buyer, sale.sold_at)
+    vals: dict[str, Any] = {}
+    for w, col in (("day", "day_spent"), ("month", "month_spent")):
+        start, spent = LOADS.c[f"{w}_start"], LOADS.c[col]
+        vals[col] = case((start == starts[w],
+                          case((spent > sale.price, spent - sale.price), else_=0)),
+                         else_=spent)
+    uow.session.execute(update(LOADS).where(LOADS.c.buyer_key == sale.buyer_key)
+                        .values(updated_at=now, **vals))
 
 
 def return_dict(r: mk.SaleReturn) -> dict[str, Any]:
