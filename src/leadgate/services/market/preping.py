@@ -10,8 +10,10 @@ held to the quoted price.
 * :func:`hold` (called by the leads route before capture) takes ``ping_id`` out of the
   posted lead, verifies it (``ping_invalid`` / ``ping_expired`` / ``ping_lead_mismatch``,
   422) and claims it so it posts one lead only (``ping_used``, 409);
-  :func:`settle` (after capture) records the quoted price as the lead's supplier cost
-  and answers it as ``price``. The captured lead goes through the usual checks, so a
+  :func:`settle` (after capture stored the lead) records the quoted price as the lead's
+  supplier cost and answers it as ``price``; :func:`release` frees the claim when
+  capture refused the lead. Pings and posts read fields through the campaign's
+  normalisers (:func:`normalised`). The captured lead goes through the usual checks, so a
   duplicate is refused as any other.
 """
 

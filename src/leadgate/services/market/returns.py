@@ -2,7 +2,10 @@
 (``market.returns``, pure ``domain.market.money.decide_return``) approve, refuse or send
 it to a manager. An approved return marks the sale ``returned``, credits the buyer the
 price and (``charge_back_supplier``) charges the supplier back its payout, on the lead's
-money row. Money per lead: revenue - credits - supplier cost = margin."""
+money row, and gives the price back to the buyer's budget of the sale's window
+(:func:`refund_budget`; caps are not freed). Exactly once: the sale's ``sold`` ->
+``returned`` and a review's ``needs_review`` -> decided are conditional UPDATEs.
+Money per lead: revenue - credits - supplier cost = margin."""
 
 from __future__ import annotations
 
