@@ -206,3 +206,47 @@ def test_an_approved_return_refunds_the_budget_once_and_keeps_the_cap(
         again = returns.request_return(uow, boss, second, "disconnected", clock())
     assert again["code"] == "already_returned"
     assert load(app).month_spent == 1500 and third
+
+
+# --- 4. a ping post auction sells a shared lead to up to N bidders --------------------
+
+SHARED = """\
+  - {key: a, price: bid, ping: a-ping, sale: {shared: 2}, destinations: [a-post]}
+  - {key: x, price: bid, ping: x-ping, destinations: [x-post]}
+  - {key: b, price: bid, ping: b-ping, sale: {shared: 2}, destinations: [b-post]}
+  - {key: c, price: bid, ping: c-ping, sale: {shared: 2}, destinations: [c-post]}
+  - {key: d, price: bid, ping: d-ping, sale: {shared: 2}, destinations: [d-post]}
+"""
+
+
+def test_a_shared_lead_is_sold_to_up_to_n_bidders_in_bid_order(app: App) -> None:
+    from tests.integration.market_kit import capture, lead_row, sale_event
+
+    from leadgate.services.market.ledger import money
+
+    with buyer_servers(BuyerServer("a", 30), BuyerServer("x", 25),
+                       BuyerServer("b", 20, accept=False), BuyerServer("c", 15),
+                       BuyerServer("d", 10)) as srv:
+        apply_setup(app, setup_text(
+            srv, SHARED, "{method: ping_post, buyers: [a, x, b, c, d], timeout: 300ms}",
+            "market: {margin: {percent: 10}}\n"))
+        lead_id = capture(app, 1)
+        drain(app)
+    lead, ml, sales = lead_row(app, lead_id)
+    # a buys (shared); x is exclusive: not posted a shared lead; b rejects; c buys and
+    # the lead is full (2 sales): d is not posted
+    assert lead.status == "sold"
+    assert sorted((s.buyer_key, money(s.price), s.bid_id, s.status) for s in sales) == [
+        ("a", money(3000), "a-1", "sold"), ("c", money(1500), "c-1", "sold")]
+    assert ml is not None and (ml.sales, ml.revenue, ml.cost) == (2, 4500, 4050)
+    assert [p.json()["bid_id"] for p in srv["a"].posts] == ["a-1"]
+    assert [p.json()["bid_id"] for p in srv["b"].posts] == ["b-1"]
+    assert [p.json()["bid_id"] for p in srv["c"].posts] == ["c-1"]
+    assert not srv["x"].posts and not srv["d"].posts
+    ev = sale_event(app, lead_id)
+    assert ev["buyer"] == "a" and ev["buyers"] == ["a", "c"]
+    trace = ev["trace"]
+    assert trace["outcome"] == "sold" and trace["sold"] == ["a", "c"]
+    assert [(p["buyer"], p["result"]) for p in trace["posts"]] == [
+        ("a", "sold"), ("x", "refused"), ("b", "rejected"), ("c", "sold"), ("d", "refused")]
+    assert {b["buyer"]: b["status"] for b in trace["buyers"]}["c"] == "sold"

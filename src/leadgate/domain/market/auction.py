@@ -17,8 +17,10 @@ timeout, and hands the answers to :func:`decide_auction`, which:
   paid the bid less the margin.
 
 The winner is the first ranked bid; the others are the fallbacks, in order: if the winner
-rejects the posted lead, :func:`next_after_rejection` promotes the next. One auction is
-one sale: a shared lead is sold again by another auction with the updated loads.
+rejects the posted lead, :func:`next_after_rejection` promotes the next. A lead bought
+by a shared buyer (``sale: {shared: N}``) is offered on to the next bid in order
+(:func:`next_after_sale`), so one auction sells it to up to N distinct bidders (the
+service's reservation refuses a post once the lead is full, or to an exclusive buyer).
 If a buyer sent several bids, its earliest in-time bid counts.
 """
 
@@ -37,7 +39,7 @@ from leadgate.domain.market.money import Margin
 from leadgate.domain.market.trace import BuyerLine, check, ineligible_line
 
 __all__ = ["DEFAULT_TIMEOUT", "AuctionDecision", "Bid", "RankedBid", "decide_auction",
-           "next_after_rejection"]
+           "next_after_rejection", "next_after_sale"]
 
 DEFAULT_TIMEOUT = timedelta(milliseconds=750)
 
@@ -92,10 +94,12 @@ class AuctionDecision:
     now: datetime
     summary: str = ""
     rejected: tuple[str, ...] = field(default=())
+    #: the buyers that bought the (shared) lead already, in bid order
+    sold: tuple[str, ...] = field(default=())
 
     @property
     def outcome(self) -> str:
-        return "sold" if self.winner else "unsold"
+        return "sold" if self.winner or self.sold else "unsold"
 
     def line(self, buyer: str) -> BuyerLine:
         return next(ln for ln in self.lines if ln.buyer == buyer)
@@ -104,7 +108,7 @@ class AuctionDecision:
         return {"method": "ping_post", "outcome": self.outcome,
                 "winner": self.winner.to_dict() if self.winner else None,
                 "fallbacks": [b.to_dict() for b in self.fallbacks],
-                "rejected": list(self.rejected),
+                "rejected": list(self.rejected), "sold": list(self.sold),
                 "buyers": [ln.to_dict() for ln in self.lines],
                 "reserve_price": show(self.reserve_price), "margin": self.margin.to_dict(),
                 "timeout_ms": _ms(self.timeout), "summary": self.summary,
@@ -177,7 +181,8 @@ def decide_auction(bids: Sequence[Bid], candidates: Sequence[BuyerCandidate],
 
 def _settle(ranked: tuple[RankedBid, ...], lines: dict[str, BuyerLine],
             rejected: tuple[str, ...], reserve: Decimal, margin: Margin,
-            timeout: timedelta, now: datetime) -> AuctionDecision:
+            timeout: timedelta, now: datetime,
+            sold: tuple[str, ...] = ()) -> AuctionDecision:
     """Mark the winner and fallbacks in the lines and write the summary."""
     for r in ranked:
         status = "winner" if r.rank == ranked[0].rank else "fallback"
@@ -195,14 +200,17 @@ def _settle(ranked: tuple[RankedBid, ...], lines: dict[str, BuyerLine],
                   if len(ranked) > 1 else "")
         summary = (f"Sold to {name} for {show(winner.amount)}, supplier paid "
                    f"{show(winner.payout)}{runner}.")
-    else:
+    if sold:
+        bought = ", ".join(f"{lines[k].name} for {show(lines[k].price)}" for k in sold)
+        summary = f"Sold (shared) to {bought}." + (f" Next: {summary}" if winner else "")
+    elif winner is None:
         counts: dict[str, int] = {}
         for ln in ordered:
             counts[ln.status] = counts.get(ln.status, 0) + 1
         detail = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
         summary = f"Unsold: no valid bid ({detail or 'no buyers'})."
     return AuctionDecision(winner, ranked[1:], ordered, reserve, margin, timeout, now,
-                           summary, rejected)
+                           summary, rejected, sold)
 
 
 def next_after_rejection(decision: AuctionDecision, rejected_buyer: str) -> AuctionDecision:
@@ -218,4 +226,19 @@ def next_after_rejection(decision: AuctionDecision, rejected_buyer: str) -> Auct
                                         f"{show(ln.price)}")
     left = tuple(r for r in ranked if r.buyer != rejected_buyer)
     return _settle(left, lines, (*decision.rejected, rejected_buyer), decision.reserve_price,
-                   decision.margin, decision.timeout, decision.now)
+                   decision.margin, decision.timeout, decision.now, decision.sold)
+
+
+def next_after_sale(decision: AuctionDecision, sold_buyer: str) -> AuctionDecision:
+    """The decision after ``sold_buyer`` bought a shared lead: the next ranked bid is
+    offered the lead too (or nobody); the buyer is listed in ``sold``."""
+    ranked = ((decision.winner,) if decision.winner else ()) + decision.fallbacks
+    if sold_buyer not in {r.buyer for r in ranked}:
+        raise RoutingError(f"{sold_buyer!r} holds no bid in this auction")
+    lines = {ln.buyer: ln for ln in decision.lines}
+    ln = lines[sold_buyer]
+    lines[sold_buyer] = ln.but(status="sold",
+                               text=f"{ln.name} bought the shared lead for {show(ln.price)}")
+    left = tuple(r for r in ranked if r.buyer != sold_buyer)
+    return _settle(left, lines, decision.rejected, decision.reserve_price, decision.margin,
+                   decision.timeout, decision.now, (*decision.sold, sold_buyer))

@@ -12,7 +12,9 @@
   (default 750 ms); fixed-price buyers bid their price without a ping. The pure
   ``decide_auction`` ranks them; the full lead is posted to the winner quoting its bid
   id (``bid_id`` in the lead the destination renders); a rejected post promotes the next
-  bid, within ``market.sale_within`` overall.
+  bid, within ``market.sale_within`` overall. A lead bought by a shared buyer
+  (``sale: {shared: N}``) is posted on to the next bidders in bid order, each quoting
+  its own bid id, until the lead is full (up to N distinct buyers) or time runs out.
 
 Each post is preceded by a reservation (``ledger.reserve``: caps, budgets and
 exclusivity checked and counted atomically, committed), so a buyer that was capped or
@@ -48,6 +50,7 @@ from leadgate.domain.market.auction import (
     Bid,
     decide_auction,
     next_after_rejection,
+    next_after_sale,
 )
 from leadgate.domain.market.buyers import Buyer, BuyerCandidate
 from leadgate.domain.market.ping_tree import order_ping_tree
@@ -275,8 +278,15 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                       sold=sold)
         posts.append(post)
         if post["result"] == "sold":
-            sold.buyer, sold.price = buyer.key, w.amount
-            break
+            if sold.buyer is None:
+                sold.buyer, sold.price = buyer.key, w.amount
+            sold.also.append(buyer.key)
+            if buyer.exclusive:
+                break
+            # a shared sale: the next bidder in order is posted the lead too, up to the
+            # buyers' limits (the reservation refuses a full lead and exclusive buyers)
+            decision = next_after_sale(decision, w.buyer)
+            continue
         decision = next_after_rejection(decision, w.buyer)
     sold.trace = decision.to_dict() | {"pinged": [r.buyer for r in requests],
                                        "ping_ms": ping_ms, "ping_ref": ref}
