@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 from market_factories import NOW, D, cand, load
 
 from leadgate.domain.errors import RoutingError
-from leadgate.domain.market.auction import Bid, decide_auction, next_after_rejection
+from leadgate.domain.market.auction import (
+    Bid,
+    decide_auction,
+    next_after_rejection,
+    next_after_sale,
+)
 from leadgate.domain.market.buyers import BuyerCandidate
 from leadgate.domain.market.money import Margin
 
@@ -63,6 +68,20 @@ def test_auction_winner_rejects_then_the_next_bid_wins() -> None:
     assert d3.outcome == "unsold" and d3.rejected == ("a", "b", "c")
     with pytest.raises(RoutingError):
         next_after_rejection(d3, "a")
+
+
+def test_auction_after_a_shared_sale_the_next_bid_is_offered_the_lead_too() -> None:
+    bids = [Bid("a", D(30), MS), Bid("b", D(20), MS), Bid("c", D(10), MS)]
+    d = decide_auction(bids, _bidders("a", "b", "c", sale={"shared": 2}), LEAD, NOW)
+    d2 = next_after_sale(d, "a")
+    assert d2.winner is not None and d2.winner.buyer == "b" and d2.sold == ("a",)
+    assert d2.line("a").status == "sold" and d2.rejected == ()
+    d3 = next_after_sale(next_after_rejection(d2, "b"), "c")
+    assert d3.winner is None and d3.outcome == "sold" and d3.sold == ("a", "c")
+    assert d3.rejected == ("b",) and d3.to_dict()["sold"] == ["a", "c"]
+    assert d3.summary == "Sold (shared) to A for 30.00, C for 10.00."
+    with pytest.raises(RoutingError):
+        next_after_sale(d3, "a")
 
 
 def test_auction_ties_go_to_the_earlier_answer_then_priority_then_key() -> None:
