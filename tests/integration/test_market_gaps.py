@@ -250,3 +250,28 @@ def test_a_shared_lead_is_sold_to_up_to_n_bidders_in_bid_order(app: App) -> None
     assert [(p["buyer"], p["result"]) for p in trace["posts"]] == [
         ("a", "sold"), ("x", "refused"), ("b", "rejected"), ("c", "sold"), ("d", "refused")]
     assert {b["buyer"]: b["status"] for b in trace["buyers"]}["c"] == "sold"
+
+
+def test_a_retried_ping_post_with_its_idempotency_key_replays_the_first_answer(
+        client: TestClient, app: App) -> None:
+    token = call(client, "/v1/ping", PARTIAL).json()["ping_id"]
+
+    def post(body: dict[str, Any], key: str) -> Any:
+        return client.post("/v1/leads", content=json.dumps(body),
+                           headers={"Authorization": f"Bearer {WEBSITE_KEY}",
+                                    "Content-Type": "application/json",
+                                    "Idempotency-Key": key})
+
+    first = post(FULL | {"ping_id": token}, "supplier-42")
+    assert first.status_code == 201, first.text
+    again = post(FULL | {"ping_id": token}, "supplier-42")  # the supplier's retry
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other_body = post(FULL | {"phone": "+91 98000 00009", "ping_id": token}, "supplier-42")
+    assert other_body.status_code == 409 and other_body.json()["code"] != "ping_used"
+    new_key = post(FULL | {"phone": "+91 98000 00008", "ping_id": token}, "supplier-43")
+    assert (new_key.status_code, new_key.json()["code"]) == (409, "ping_used")
+    with app.reader() as uow:
+        assert len(list(uow.session.scalars(select(m.Lead.id)))) == 1
+    assert used_pings(app) == [(first.json()["id"],)]

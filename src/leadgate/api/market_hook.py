@@ -4,30 +4,56 @@ verified and held to the quoted price (services/market/preping.py). Leads withou
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from leadgate.api.deps import Caller
 from leadgate.bootstrap import App
+from leadgate.domain.errors import Conflict
 from leadgate.services.capture import IngestResult
 from leadgate.services.market import preping
 from leadgate.services.market.preping import Held
+from leadgate.store import models as m
 
 
-async def hold(app: App, caller: Caller, payload: Any) -> Held | None:
-    """Take ``ping_id`` out of the payload, verify and claim it (4xx when refused)."""
+async def hold(app: App, caller: Caller, payload: Any,
+               idempotency_key: str | None = None) -> Held | None:
+    """Take ``ping_id`` out of the payload, verify and claim it (4xx when refused).
+
+    A retry of a post that was stored (same ``Idempotency-Key``) is let through
+    without a claim: the capture path replays the first answer (or answers 409 for
+    another body under that key), so a supplier's retry never sees ``ping_used``."""
     if not isinstance(payload, dict) or "ping_id" not in payload:
         return None
     name, source_id = caller.principal.name, caller.principal.source_id
     assert source_id is not None
 
-    def run() -> Held:
+    def run() -> Held | None:
         with app.uow() as uow:
-            return preping.hold(uow, source_id, name, payload, app.clock(),
-                                app.settings.secret_key)
+            try:
+                return preping.hold(uow, source_id, name, payload, app.clock(),
+                                    app.settings.secret_key)
+            except Conflict as exc:
+                if exc.code != "ping_used" or idempotency_key is None or \
+                        not _stored_under(uow, source_id, idempotency_key,
+                                          app.settings.idempotency_ttl_hours, app.clock()):
+                    raise
+        payload.pop("ping_id", None)  # the replay's body hash is the first post's
+        return None
 
     return await run_in_threadpool(run)
+
+
+def _stored_under(uow: Any, source_id: int, key: str, ttl_hours: int,
+                  now: datetime) -> bool:
+    """Did this source store a post under ``key`` within the replay window?"""
+    found = uow.session.scalar(select(m.IdempotencyKey.id).where(
+        m.IdempotencyKey.source_id == source_id, m.IdempotencyKey.key == key,
+        m.IdempotencyKey.created_at >= now - timedelta(hours=ttl_hours)))
+    return found is not None
 
 
 async def settle(app: App, caller: Caller, held: Held, result: IngestResult) -> None:

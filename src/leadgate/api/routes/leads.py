@@ -92,7 +92,7 @@ async def create_lead(
         raise Forbidden("leads are submitted with a source API key, not a user token")
     textsafety.require_json(request.headers.get("content-type"))
     payload = await read_json(request)
-    held = await market_hook.hold(app, caller, payload)  # a supplier's pre-ping price
+    held = await market_hook.hold(app, caller, payload, idempotency_key)  # pre-ping price
     sub = capture.Submission(source_id=caller.principal.source_id, payload=payload,
                              received_at=app.clock(), idempotency_key=idempotency_key,
                              key_hash=caller.key_hash)
