@@ -171,16 +171,22 @@ class Reserved:
 
 
 def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout: Decimal,
-            now: datetime, *, method: str, bid_id: str | None = None) -> Reserved:
+            now: datetime, *, method: str, bid_id: str | None = None,
+            held: int = 0) -> Reserved:
     """Record a pending sale atomically with the cap, budget and exclusivity checks;
     raises :class:`Refused` (``sold_out``, ``capped``, ``already_sold_to_buyer``).
     Three Core statements in a savepoint (the sale's INSERT and the two conditional
-    UPDATEs, each built once per buyer)."""
+    UPDATEs, each built once per buyer). ``held``: sales of this lead the caller's own
+    transaction already holds (settled, so no other worker can take them back): a
+    lower bound of the lead's count, so a buyer it already fills is refused
+    ``sold_out`` without the statements (the conditional UPDATE would refuse it)."""
     s = uow.session
     p, pay = cents(price), cents(payout)
     lead_stmt, load_stmt, limits = _statements(buyer)
     if any(p > lim for lim in limits):
         raise Refused("capped")  # more than a whole budget: no window could pay it
+    if held and (buyer.exclusive or held >= buyer.max_sales):
+        raise Refused("sold_out")
     starts = buyer_window_starts(buyer, now)
     try:
         with s.begin_nested():

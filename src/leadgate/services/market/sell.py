@@ -81,6 +81,7 @@ class Sold:
     trace: dict[str, Any] = field(default_factory=dict)
     posts: list[dict[str, Any]] = field(default_factory=list)
     also: list[str] = field(default_factory=list)  # every buyer (ping tree shared sales)
+    held: int = 0  # sales of the lead this job settled (a lower bound of its count)
     #: buyer -> counter -> n, added to ``buyer_loads`` in the job's last transaction
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
@@ -305,7 +306,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     line: dict[str, Any] = {"buyer": buyer.key, "price": show(price), "bid_id": bid_id}
     try:
         sale = ledger.reserve(uow, buyer, lead.id, price, payout, now, method=method,
-                              bid_id=bid_id)
+                              bid_id=bid_id, held=sold.held)
     except ledger.Refused as exc:
         return line | {"result": "refused", "reason": exc.code}
     first = buyer.destinations[0] if buyer.destinations else None
@@ -332,7 +333,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
         d.external_id = (outcome.external_id or "")[:200] or None
         line |= {"delivery": d.id, "ms": ms}
     if outcome.status == "accepted":
-        ledger.settle(uow, sale, outcome.external_id)
+        sold.held += ledger.settle(uow, sale, outcome.external_id)
         sold.counts[buyer.key]["accepted"] += 1
         return line | {"result": "sold", "sale": sale.id}  # committed with the job
     ledger.release(uow, buyer, sale, now)
