@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.delivery.base import Outcome, Spec
@@ -82,6 +82,7 @@ class Sold:
     posts: list[dict[str, Any]] = field(default_factory=list)
     also: list[str] = field(default_factory=list)  # every buyer (ping tree shared sales)
     held: int = 0  # sales of the lead this job settled (a lower bound of its count)
+    view: dict[str, Any] | None = None  # what the buyers' posts see of the lead
     #: buyer -> counter -> n, added to ``buyer_loads`` in the job's last transaction
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
@@ -299,6 +300,15 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     return sold
 
 
+_DELIVERIES = m.Delivery.__table__
+_NEW_DELIVERY = insert(_DELIVERIES)
+_POSTED = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), reason=bindparam("b_reason"),
+    external_id=bindparam("b_x", type_=_DELIVERIES.c.external_id.type),
+    finished_at=bindparam("b_now", type_=_DELIVERIES.c.finished_at.type),
+    updated_at=bindparam("b_now", type_=_DELIVERIES.c.updated_at.type))
+
+
 def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: Decimal,
            now: datetime, *, method: str, bid_id: str | None, within: float,
            sold: Sold, dests: Mapping[str, Spec]) -> dict[str, Any]:
@@ -311,27 +321,31 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
         return line | {"result": "refused", "reason": exc.code}
     first = buyer.destinations[0] if buyer.destinations else None
     spec = None if first is None else dests.get(first)
-    d = None
+    did, key = None, uuid.uuid4().hex
     if spec is not None:
-        d = m.Delivery(lead_id=lead.id, destination_key=first,
-                       idempotency_key=uuid.uuid4().hex, status="sending", attempts=1,
-                       attempts_offset=0, position=0, created_at=now, updated_at=now)
-        uow.session.add(d)
+        # Core, not an ORM object: one INSERT now and one UPDATE after the post
+        did = int(uow.session.execute(_NEW_DELIVERY, {
+            "lead_id": lead.id, "destination_key": first, "idempotency_key": key,
+            "status": "sending", "attempts": 1, "attempts_offset": 0, "position": 0,
+            "created_at": now, "updated_at": now}).inserted_primary_key[0])
     # the reservation counts for every other worker from here on, and no transaction
     # (nor SQLite's write lock) is held during the post
     uow.commit()
     outcome = Outcome("accepted", "the buyer has no destination: bought on record")
-    if spec is not None and d is not None:
+    if spec is not None and did is not None:
         spec = replace(spec, common=replace(spec.common,
                                             timeout=min(spec.common.timeout, within)))
-        view = deliveries.lead_view(lead, d) | {"bid_id": bid_id, "price": show(price),
-                                                "buyer": buyer.key}
+        if sold.view is None:
+            sold.view = deliveries.lead_view(lead, None)
+        view = sold.view | {"delivery_id": did, "idempotency_key": key, "bid_id": bid_id,
+                            "price": show(price), "buyer": buyer.key}
         outcome, seen, started, ms = deliveries._send(spec, view, now, batch=None)
-        deliveries._attempt(uow, d, 1, outcome, seen, started, ms, spec)
-        d.status = outcome.status if outcome.status != "error" else "dead"
-        d.reason, d.finished_at, d.updated_at = outcome.reason, now, now
-        d.external_id = (outcome.external_id or "")[:200] or None
-        line |= {"delivery": d.id, "ms": ms}
+        deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
+        uow.session.execute(_POSTED, {
+            "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
+            "b_reason": outcome.reason, "b_now": now,
+            "b_x": (outcome.external_id or "")[:200] or None})
+        line |= {"delivery": did, "ms": ms}
     if outcome.status == "accepted":
         sold.held += ledger.settle(uow, sale, outcome.external_id)
         sold.counts[buyer.key]["accepted"] += 1
