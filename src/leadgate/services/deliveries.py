@@ -361,11 +361,14 @@ def _attempt(uow: UnitOfWork, d: m.Delivery, number: int, outcome: Outcome, seen
         for h in list(headers):
             if h.lower() in ("authorization", "proxy-authorization", "cookie"):
                 headers[h] = "***"
-    uow.session.add(m.DeliveryAttempt(
+    uow.session.execute(_NEW_ATTEMPT, dict(  # Core: no ORM object nor flush per attempt
         delivery_id=d.id, number=number, outcome=outcome.status,
         reason=redact(outcome.reason, secrets), retryable=outcome.retryable, request=request,
         response=redact(seen.response, secrets), started_at=started, duration_ms=ms,
         worker=jobs.worker_id()))
+
+
+_NEW_ATTEMPT = insert(m.DeliveryAttempt.__table__)
 
 
 def _settle(uow: UnitOfWork, d: m.Delivery, spec: Spec, outcome: Outcome,
