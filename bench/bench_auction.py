@@ -232,8 +232,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             t.join()
         drain_s = time.perf_counter() - start
         with app.reader() as uow:
-            traces = {r.lead_id: r.trace for r in uow.session.scalars(select(mk.MarketLead))}
-            sold = sum(1 for t in traces.values() if t and t.get("winner"))
+            rows = list(uow.session.scalars(select(mk.MarketLead)))
+            traces = {r.lead_id: r.trace for r in rows}
+            sold = sum(1 for r in rows if r.sales)  # leads sold at least once
             jobs_by_lead = {j.payload["lead_id"]: j.id for j in uow.session.scalars(
                 select(m.Job).where(m.Job.kind == "lead.sell"))}
     ping, over, wall, cpu, late = [], [], [], [], 0
