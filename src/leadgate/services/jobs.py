@@ -169,7 +169,10 @@ class Worker:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        for i in range(self._threads_n):
+        self._spawn(range(self._threads_n))
+
+    def _spawn(self, indexes: range) -> None:
+        for i in indexes:
             t = threading.Thread(target=self._run, args=(i,), name=f"leadgate-worker-{i}",
                                  daemon=True)
             self._threads.append(t)
@@ -183,11 +186,7 @@ class Worker:
 
     def run_forever(self) -> None:
         """Run in the calling thread (plus ``threads - 1`` helpers) until stopped."""
-        for i in range(1, self._threads_n):
-            t = threading.Thread(target=self._run, args=(i,), name=f"leadgate-worker-{i}",
-                                 daemon=True)
-            self._threads.append(t)
-            t.start()
+        self._spawn(range(1, self._threads_n))
         try:
             self._run(0)
         finally:

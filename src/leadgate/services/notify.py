@@ -145,10 +145,7 @@ class Hub:
 
     def _notify_others(self, notices: list[Notice]) -> None:
         payloads = self._payloads(notices)
-        with self._engine.connect() as conn:  # a pooled connection, its own transaction
-            for p in payloads:
-                conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (CHANNEL, p))
-            conn.commit()
+        pg_notify(self._engine, CHANNEL, payloads)
 
     def _payloads(self, notices: list[Notice]) -> list[str]:
         payloads: list[str] = []
@@ -205,6 +202,15 @@ class Hub:
     def close(self) -> None:
         """Stop listening (the hub keeps delivering to this process's subscribers)."""
         self._stop.set()
+
+
+def pg_notify(engine: Any, channel: str, payloads: Iterable[str]) -> None:
+    """``NOTIFY channel`` once per payload, on a pooled connection in its own
+    transaction (PostgreSQL delivers them at its commit)."""
+    with engine.connect() as conn:
+        for p in payloads:
+            conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (channel, p))
+        conn.commit()
 
 
 _hubs: dict[str, Hub] = {}

@@ -16,6 +16,8 @@ from typing import Any
 
 __all__ = ["CHANNEL", "Listener", "Signal"]
 
+from leadgate.services.notify import pg_notify
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "leadgate_jobs"
@@ -36,9 +38,7 @@ class Signal:
             return
         self._last = now
         try:
-            with self._engine.connect() as conn:
-                conn.exec_driver_sql(f"NOTIFY {CHANNEL}")
-                conn.commit()
+            pg_notify(self._engine, CHANNEL, [""])
         except Exception:  # a hint only: the worker still polls
             log.warning("could not signal workers", exc_info=True)
 
