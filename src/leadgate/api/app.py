@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from leadgate import __version__
 from leadgate.api import errors, openapi
+from leadgate.api.fastlane import LeadgateAPI
 from leadgate.api.headers import SecurityHeaders
 from leadgate.api.jsonguard import JsonGuard
 from leadgate.api.limits import BodyLimit
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
             if w is not None:
                 w.stop()
 
-    api = FastAPI(
+    api = LeadgateAPI(
         title="leadgate",
         version=__version__,
         summary="Lead distribution engine: capture, qualify, route, deliver and track leads.",
@@ -74,4 +75,7 @@ def create_app(settings: Settings | None = None, *, app: App | None = None,
     api.add_middleware(JsonGuard)
     api.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
     api.add_middleware(SecurityHeaders, hsts=core.settings.cookie_secure)
+    # POST /v1/leads skips the layers above (api/fastlane.py), doing what they do
+    api.max_body_bytes = core.settings.max_body_bytes
+    api.hsts = core.settings.cookie_secure
     return api

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONSOLE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -35,40 +37,47 @@ def policy_for(path: str) -> str:
     return API_CSP
 
 
+_REPLACED = frozenset({b"content-security-policy", b"x-frame-options",
+                       b"x-content-type-options", b"referrer-policy"})
+_REPLACED_HSTS = _REPLACED | {b"strict-transport-security"}
+
+
+def security_headers(path: str, headers: Any, hsts: bool) -> list[tuple[bytes, bytes]]:
+    """An answer's headers for ``path`` with the security headers set (replacing any
+    the app set)."""
+    no_store = not path.startswith(STATIC_PREFIX)
+    replaced = _REPLACED_HSTS if hsts else _REPLACED
+    if no_store:
+        replaced = replaced | {b"cache-control"}
+    out = [(k, v) for k, v in headers if k.lower() not in replaced]
+    out += [
+        (b"content-security-policy", policy_for(path).encode()),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+    if hsts:
+        out.append((b"strict-transport-security", b"max-age=31536000"))
+    if no_store:
+        out.append((b"cache-control", b"no-store"))
+    return out
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.hsts = hsts
-        # the headers set here replace any the app set (the set built once, not per header)
-        names = {b"content-security-policy", b"x-frame-options", b"x-content-type-options",
-                 b"referrer-policy"} | ({b"strict-transport-security"} if hsts else set())
-        self._replaced = frozenset(names)
-        self._replaced_no_store = self._replaced | {b"cache-control"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        extra = [
-            (b"content-security-policy", policy_for(path).encode()),
-            (b"x-frame-options", b"DENY"),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"),
-        ]
-        if self.hsts:
-            extra.append((b"strict-transport-security", b"max-age=31536000"))
-        no_store = not path.startswith(STATIC_PREFIX)
-        replaced = self._replaced_no_store if no_store else self._replaced
 
         async def with_headers(msg: Message) -> None:
             if msg["type"] == "http.response.start":
-                headers = [(k, v) for k, v in msg.get("headers", [])
-                           if k.lower() not in replaced]
-                headers.extend(extra)
-                if no_store:
-                    headers.append((b"cache-control", b"no-store"))
-                msg = {**msg, "headers": headers}
+                msg = {**msg, "headers": security_headers(path, msg.get("headers", []),
+                                                          self.hsts)}
             await send(msg)
 
         await self.app(scope, receive, with_headers)
