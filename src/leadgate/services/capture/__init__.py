@@ -168,18 +168,19 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
             sent.extend(payloads(batch))
             return sent
 
-    queued = write(session, kept, locked, now, notices=notices, notify=notify)
+    if replays:  # answered as the first time
+        first = {rid: (code, body) for rid, code, body in session.execute(
+            select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)
+            .where(IDEM.c.id.in_(sorted(set(replays.values())))))}
+        for i, rid in replays.items():
+            code, body = first[rid]
+            out[i] = IngestResult(code, body, body.get("id"), replayed=True)
+    queued = write(session, kept, locked, now, notices=notices, notify=notify,
+                   ids=found.lead_ids or None)
     if after is not None and notices is not None:
         after.jobs += queued
         after.notices.extend(notices)
         after.told = after.told or bool(sent)
-    if replays:
-        stored = {rid: (code, body) for rid, code, body in session.execute(
-            select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)
-            .where(IDEM.c.id.in_(sorted(set(replays.values())))))}
-        for i, rid in replays.items():
-            code, body = stored[rid]
-            out[i] = IngestResult(code, body, body.get("id"), replayed=True)
     for lead in kept:
         out[lead.index] = lead.result
     return out

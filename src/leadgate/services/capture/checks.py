@@ -108,34 +108,47 @@ class Found:
     suppressed: set[str] = field(default_factory=set)
     dedupe: dict[tuple[int, str], list[tuple[datetime, int]]] = field(default_factory=dict)
     idem: dict[tuple[int, str], tuple[int, datetime, str]] = field(default_factory=dict)
+    #: PostgreSQL: ids drawn from the leads' sequence for this batch (one per lead), so
+    #: the leads travel in the batch's one write statement instead of an INSERT of their
+    #: own made holding the flow's lock
+    lead_ids: list[int] = field(default_factory=list)
+
+
+#: PostgreSQL: the batch's lookup as one fixed text with array parameters (psycopg
+#: prepares it after a few batches; no SQL built or compiled per batch): config stamps,
+#: do-not-contact hits, dedupe hits inside the window, idempotency keys, and one id per
+#: lead drawn from the leads' sequence
+_PG_LOOKUP = (
+    "SELECT 'c' AS kind, area AS k, version AS n, NULL::timestamptz AS at, NULL::text AS txt, "
+    "NULL::bigint AS c FROM config_stamps "
+    "UNION ALL SELECT 's', key, NULL, NULL, NULL, NULL FROM suppressions "
+    "WHERE key = ANY(%s::text[]) "
+    "UNION ALL SELECT 'd', key, lead_id, created_at, NULL, campaign_id FROM dedupe_keys "
+    "WHERE campaign_id = ANY(%s::bigint[]) AND key = ANY(%s::text[]) AND created_at >= %s "
+    "UNION ALL SELECT 'i', key, id, created_at, body_hash, source_id FROM idempotency_keys "
+    "WHERE key = ANY(%s::text[]) AND source_id = ANY(%s::bigint[]) "
+    "UNION ALL SELECT 'n', NULL, nextval(pg_get_serial_sequence('leads', 'id')), NULL, NULL, "
+    "NULL FROM generate_series(1, %s)")
 
 
 def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found:
     """Stamps, do-not-contact hits, dedupe hits and idempotency keys: one statement."""
-    n, at, txt = cast(null(), BigInteger), cast(null(), m.UTCDateTime), cast(null(), String)
-    cs = m.ConfigStamp.__table__
-    parts = [select(literal("c").label("kind"), cs.c.area.label("k"), cs.c.version.label("n"),
-                    at.label("at"), txt.label("txt"), n.label("c"))]
     sup = sorted({k for lead in leads for k in lead.q.suppression_keys})
-    if sup:
-        parts.append(select(literal("s"), SUPP.c.key, n, at, txt, n).where(SUPP.c.key.in_(sup)))
     keys = sorted({k for lead in leads for k in lead.q.dedupe_keys})
-    if keys:
-        oldest = min(lead.sub.received_at - lead.campaign.spec.dedupe.window for lead in leads)
-        parts.append(select(literal("d"), KEYS.c.key, KEYS.c.lead_id, KEYS.c.created_at, txt,
-                            KEYS.c.campaign_id)
-                     .where(KEYS.c.campaign_id.in_(sorted({x.campaign.id for x in leads})),
-                            KEYS.c.key.in_(keys), KEYS.c.created_at >= oldest))
+    oldest = min((lead.sub.received_at - lead.campaign.spec.dedupe.window for lead in leads),
+                 default=now)
     idem = sorted({x.sub.idempotency_key for x in leads if x.sub.idempotency_key})
-    if idem:
-        parts.append(select(literal("i"), IDEM.c.key, IDEM.c.id, IDEM.c.created_at,
-                            IDEM.c.body_hash, IDEM.c.source_id)
-                     .where(IDEM.c.key.in_(idem),
-                            IDEM.c.source_id.in_(sorted({x.source.id for x in leads}))))
-    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    if session.get_bind().dialect.name == "postgresql":
+        rows: Any = session.connection().exec_driver_sql(_PG_LOOKUP, (
+            sup, sorted({x.campaign.id for x in leads}), keys, oldest, idem,
+            sorted({x.source.id for x in leads}), len(leads)))
+    else:
+        rows = session.execute(_lookup_stmt(leads, sup, keys, oldest, idem))
     found = Found()
-    for kind, k, num, when, text_, other in session.execute(stmt):
-        if kind == "c":
+    for kind, k, num, when, text_, other in rows:
+        if kind == "n":
+            found.lead_ids.append(int(num))
+        elif kind == "c":
             found.stamps[k] = int(num)
         elif kind == "s":
             found.suppressed.add(k)
@@ -144,6 +157,28 @@ def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found
         else:
             found.idem[(int(other), k)] = (int(num), when, text_)
     return found
+
+
+def _lookup_stmt(leads: Sequence[BatchLead], sup: list[str], keys: list[str],
+                 oldest: datetime, idem: list[str]) -> Any:
+    """SQLite: the lookup built with SQLAlchemy (IN lists)."""
+    n, at, txt = cast(null(), BigInteger), cast(null(), m.UTCDateTime), cast(null(), String)
+    cs = m.ConfigStamp.__table__
+    parts = [select(literal("c").label("kind"), cs.c.area.label("k"), cs.c.version.label("n"),
+                    at.label("at"), txt.label("txt"), n.label("c"))]
+    if sup:
+        parts.append(select(literal("s"), SUPP.c.key, n, at, txt, n).where(SUPP.c.key.in_(sup)))
+    if keys:
+        parts.append(select(literal("d"), KEYS.c.key, KEYS.c.lead_id, KEYS.c.created_at, txt,
+                            KEYS.c.campaign_id)
+                     .where(KEYS.c.campaign_id.in_(sorted({x.campaign.id for x in leads})),
+                            KEYS.c.key.in_(keys), KEYS.c.created_at >= oldest))
+    if idem:
+        parts.append(select(literal("i"), IDEM.c.key, IDEM.c.id, IDEM.c.created_at,
+                            IDEM.c.body_hash, IDEM.c.source_id)
+                     .where(IDEM.c.key.in_(idem),
+                            IDEM.c.source_id.in_(sorted({x.source.id for x in leads}))))
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def window_text(window: timedelta) -> str:

@@ -50,21 +50,27 @@ def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]
 
 def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[str, Any]],
            now: datetime, *, notices: list[Notice] | None = None,
-           notify: Callable[[list[Notice]], list[str]] | None = None) -> int:
+           notify: Callable[[list[Notice]], list[str]] | None = None,
+           ids: Sequence[int] | None = None) -> int:
     """Every row of the batch, one statement per table; returns the jobs queued.
 
     ``notices`` receives the batch's live notices; ``notify`` (PostgreSQL) turns them
     into the NOTIFY payloads sent by the batch's write statement, so the other
-    processes hear of the batch at its commit, with no transaction of their own."""
+    processes hear of the batch at its commit, with no transaction of their own.
+
+    PostgreSQL: with ``ids`` (drawn from the leads' sequence by the batch's lookup)
+    the leads are inserted by that same one statement, so the batch writes in one
+    round trip (made holding the flow's lock)."""
     if not leads:
         return 0
     snap = snapshot.cached(session)
     assert snap is not None
     rows = []
-    for lead in leads:
+    for n, lead in enumerate(leads):
         q = lead.q
         agent = snap.agents[lead.agent_key] if lead.agent_key else None
         rows.append({
+            **({"id": ids[n]} if ids is not None else {}),
             "campaign_id": lead.campaign.id, "source_id": lead.source.id,
             "status": lead.status, "values": q.values, "raw": q.raw, "reasons": lead.reasons,
             "checks": q.checks, "enrichment": q.enrichment, "consent": q.consent,
@@ -74,12 +80,16 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             "flow_version": lead.flow_version, "decision": lead.decision_json,
             "duplicate_of_id": lead.duplicate_of, "via": lead.sub.via,
             "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
-    ids = insert_rows(session, LEADS, rows, ids=True)
+    lead_rows: list[dict[str, Any]] = []
+    if ids is not None:  # inserted by the one statement below
+        lead_ids, lead_rows = list(ids[:len(rows)]), rows
+    else:
+        lead_ids = insert_rows(session, LEADS, rows, ids=True)
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
     offer_rows: list[dict[str, Any]] = []
     market: list[dict[str, Any]] = []
     outbox = deliveries.Batch()
-    for lead, lead_id in zip(leads, ids, strict=True):
+    for lead, lead_id in zip(leads, lead_ids, strict=True):
         lead.id = lead_id
         for type_, actor, data in lead.events:
             events.append({"lead_id": lead_id, "type": type_, "actor": actor, "data": data,
@@ -166,9 +176,9 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
         if notify is not None and notices:
             told = (CHANNEL, notify(notices))
     # one statement on PostgreSQL for everything the batch writes once ids are known
-    insert_many(session, [(EVENTS, events), (KEYS, keys), (ASSIGNMENTS, assignments),
-                          (OFFERS, offer_rows), (JOBS, jobs), (IDEM, idem),
-                          (MARKET_LEADS, market)], pg_parts, told)
+    insert_many(session, [(LEADS, lead_rows), (EVENTS, events), (KEYS, keys),
+                          (ASSIGNMENTS, assignments), (OFFERS, offer_rows), (JOBS, jobs),
+                          (IDEM, idem), (MARKET_LEADS, market)], pg_parts, told)
     return len(jobs)
 
 
