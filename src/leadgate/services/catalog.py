@@ -25,7 +25,7 @@ def _db(obj: Any) -> str:
     from sqlalchemy.orm import object_session
 
     session = object_session(obj) if not isinstance(obj, UnitOfWork) else obj.session
-    return str(session.get_bind().url) if session is not None else ""
+    return str(session.get_bind().engine.url) if session is not None else ""
 
 
 def campaign_of(row: m.Campaign) -> Campaign:
@@ -65,7 +65,7 @@ def flow_from_spec(spec: dict[str, Any], key: str | None = None) -> Flow:
 
 def flow_of(session: Any, flow_key: str, version: int, spec: dict[str, Any]) -> Flow:
     """A published flow version, parsed once per process."""
-    ck = (str(session.get_bind().url), flow_key, version)
+    ck = (str(session.get_bind().engine.url), flow_key, version)
     found = _flows.get(ck)
     if found is None:
         found = parse_flow(spec, key=flow_key)

@@ -234,6 +234,6 @@ def hub_for(database_url: str) -> Hub:
 def publish_after_commit(uow: Any, notices: list[Notice]) -> None:
     """Publish ``notices`` through this process's hub once ``uow`` has committed."""
     if notices:
-        url = uow.session.get_bind().url.render_as_string(hide_password=False)
+        url = uow.session.get_bind().engine.url.render_as_string(hide_password=False)
         hub = hub_for(url)
         uow.after_commit(lambda: hub.publish(notices))

@@ -93,7 +93,7 @@ def model_for(session: Any, campaign_id: int, spec: Any,
               active: tuple[int, int] | None) -> Any:
     """The model for a campaign given its active stored model (id, version), if any;
     cached per database, campaign and version."""
-    db = str(session.get_bind().url)
+    db = str(session.get_bind().engine.url)
     if active is not None:
         key = (db, campaign_id, active[1])
         model = _models.get(key)

@@ -103,7 +103,7 @@ def _engine_key(engine: Any) -> str:
 
 
 def _db_key(session: Session) -> str:
-    return _engine_key(session.get_bind())
+    return _engine_key(session.get_bind().engine)
 
 
 def cached(session: Session) -> Snapshot | None:

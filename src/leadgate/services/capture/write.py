@@ -169,7 +169,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
                 [{"k": r["flow_key"], "s": r["state"], "n": r["decisions"]}
                  for r in state_rows])
     notifications.add_batch(outbox, snap, leads, now)  # nothing unless someone asked
-    jobs.extend(outbox.write(session))
+    jobs.extend(outbox.jobs)  # its rows go in the one statement below, after the leads'
     told: tuple[str, list[str]] | None = None
     if notices is not None:
         notices.extend(notices_for(snap, leads, now))
@@ -178,7 +178,8 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
     # one statement on PostgreSQL for everything the batch writes once ids are known
     insert_many(session, [(LEADS, lead_rows), (EVENTS, events), (KEYS, keys),
                           (ASSIGNMENTS, assignments), (OFFERS, offer_rows), (JOBS, jobs),
-                          (IDEM, idem), (MARKET_LEADS, market)], pg_parts, told)
+                          (IDEM, idem), (MARKET_LEADS, market),
+                          (deliveries.DELIVERIES, outbox.rows)], pg_parts, told)
     return len(jobs)
 
 
