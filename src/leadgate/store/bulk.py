@@ -118,7 +118,19 @@ def pg_update(session: Session, table: Table, key: str, names: list[str],
             f"WHERE t.{quote(key)} = u.{quote(key)}")
 
 
+#: the INSERT text per (table, columns): built once, it depends on nothing else
+_pg_inserts: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
 def _pg_insert(session: Session, table: Table, names: list[str]) -> str:
+    key = (table.name, tuple(names))
+    sql = _pg_inserts.get(key)
+    if sql is None:
+        sql = _pg_inserts[key] = _pg_insert_text(session, table, names)
+    return sql
+
+
+def _pg_insert_text(session: Session, table: Table, names: list[str]) -> str:
     quote = session.get_bind().dialect.identifier_preparer.quote
     cols = [quote(n) for n in names]
     typed = ", ".join(f"{c} {_pg_type(table.c[n])}" for n, c in zip(names, cols, strict=True))
