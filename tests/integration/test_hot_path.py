@@ -28,10 +28,10 @@ from leadgate.services.principal import Principal
 from leadgate.store import models as m
 
 #: statements in the transaction of one routed lead (the issue's target is 8): on
-#: PostgreSQL 5 (advisory locks of the dedupe keys, lookup, flow locks with the loads, the lead,
-#: then one statement for every other write and the NOTIFY); on SQLite (no round
+#: PostgreSQL 4 (advisory locks of the dedupe keys, the lookup drawing the leads' ids,
+#: flow locks with the loads, then one statement for every write and the NOTIFY); on SQLite (no round
 #: trips) one per table, 9, plus its BEGIN IMMEDIATE
-MAX_STATEMENTS = {"postgresql": 5, "sqlite": 10}
+MAX_STATEMENTS = {"postgresql": 4, "sqlite": 10}
 
 
 @contextmanager
