@@ -96,7 +96,11 @@ class LeadgateAPI(FastAPI):
             response = await capture_handler(request)
         except Exception as exc:
             response = await self._handle(request, exc)
-        await response(scope, receive, secured)
+        # what Response.__call__ sends (these responses have no background task), with
+        # the security headers
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": security_headers(PATH, response.raw_headers, self.hsts)})
+        await send({"type": "http.response.body", "body": response.body})
 
     async def _handle(self, request: Request, exc: Exception) -> Any:
         """The application's handler for ``exc`` (the most specific class wins, as in
