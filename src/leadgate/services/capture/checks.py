@@ -3,6 +3,7 @@ lookup statement, and each lead's gatekeeping (suppression, dedupe, verdict)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,6 @@ from typing import Any
 import orjson
 from sqlalchemy import BigInteger, String, cast, literal, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from leadgate.domain.errors import AuthError, InvalidInput, Reason
@@ -26,6 +26,7 @@ from leadgate.services.capture.submission import (
 from leadgate.services.capture.tables import IDEM, KEYS, STATE, SUPP
 from leadgate.services.snapshot import CampaignInfo, Snapshot
 from leadgate.store import models as m
+from leadgate.store.bulk import _sqlite_time
 
 
 def lock_key(campaign: CampaignInfo) -> str:
@@ -37,14 +38,30 @@ def lock_flows(session: Session, keys: Sequence[str], now: datetime) -> dict[str
     """Take the routing locks (sorted, one statement) and return each flow's state."""
     if not keys:
         return {}
-    ins = (pg_insert(STATE) if session.get_bind().dialect.name == "postgresql"
-           else sqlite_insert(STATE))
+    if session.get_bind().dialect.name == "sqlite":  # driver-level: nothing compiled per batch
+        ordered = sorted(keys)
+        at = _sqlite_time(now)
+        rows = session.connection().exec_driver_sql(
+            _sqlite_lock_text(len(ordered)), tuple(x for k in ordered for x in (k, at)))
+        return {k: dict(orjson.loads(st) or {}) if isinstance(st, (str, bytes))
+                else dict(st or {}) for k, st in rows}
+    ins = pg_insert(STATE)
     stmt = ins.values([{"flow_key": k, "state": {}, "decisions": 0, "updated_at": now}
                        for k in sorted(keys)])
     stmt = stmt.on_conflict_do_update(index_elements=[STATE.c.flow_key],
                                       set_={"flow_key": stmt.excluded.flow_key})
     rows = session.execute(stmt.returning(STATE.c.flow_key, STATE.c.state))
     return {k: dict(s or {}) for k, s in rows}
+
+
+@functools.cache
+def _sqlite_lock_text(n: int) -> str:
+    """SQLite: :func:`lock_flows` for ``n`` flows as one upsert (the write lock is held
+    from BEGIN IMMEDIATE already; this reads each flow's state, creating its row)."""
+    values = ", ".join(["(?, '{}', 0, ?)"] * n)
+    return ("INSERT INTO routing_state (flow_key, state, decisions, updated_at) VALUES "
+            f"{values} ON CONFLICT (flow_key) DO UPDATE SET flow_key = excluded.flow_key "
+            "RETURNING flow_key, state")
 
 
 #: PostgreSQL: the routing locks (flow rows, in sorted order), then the loads of the
