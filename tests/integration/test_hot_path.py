@@ -29,8 +29,8 @@ from leadgate.store import models as m
 
 #: statements in the transaction of one routed lead (the issue's target is 8): on
 #: PostgreSQL 4 (advisory locks of the dedupe keys, the lookup drawing the leads' ids,
-#: flow locks with the loads, then one statement for every write and the NOTIFY); on SQLite (no round
-#: trips) one per table, 9, plus its BEGIN IMMEDIATE
+#: flow locks with the loads, then one statement for every write and the NOTIFY); on
+#: SQLite (no round trips) one per table, 9, plus its BEGIN IMMEDIATE
 MAX_STATEMENTS = {"postgresql": 4, "sqlite": 10}
 
 

@@ -41,6 +41,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from leadgate.api.errors import problem
 from leadgate.api.headers import security_headers
+from leadgate.api.jsonguard import replay
 from leadgate.domain.errors import LeadgateError
 from leadgate.services import textsafety
 
@@ -78,7 +79,7 @@ class LeadgateAPI(FastAPI):
         body = b"".join(chunks)
         if size > self.max_body_bytes or not body.strip():
             # longer than declared, or empty: the stack answers as it always does
-            await super().__call__(scope, _replay(body, receive), send)
+            await super().__call__(scope, replay(body, receive), send)
             return
         secured = _secured(send, self.hsts)
         try:
@@ -89,7 +90,7 @@ class LeadgateAPI(FastAPI):
             return
         scope["app"] = self
         scope[textsafety.SCOPE_KEY] = parsed
-        request = Request(scope, _replay(body, receive))
+        request = Request(scope, replay(body, receive))
         from leadgate.api.routes.leads import capture_handler
 
         try:
@@ -128,19 +129,6 @@ def _plain_length(scope: Scope, limit: int) -> int | None:
     if n > limit or not textsafety.is_json_type(ctype.decode("latin-1")):
         return None
     return n
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _secured(send: Send, hsts: bool) -> Send:
