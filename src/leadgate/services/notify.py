@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadgate.store.db import dumps
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "leadgate_events"
@@ -148,17 +150,21 @@ class Hub:
         pg_notify(self._engine, CHANNEL, payloads)
 
     def _payloads(self, notices: list[Notice]) -> list[str]:
+        """``{"origin": ..., "notices": [...]}`` texts of at most ``MAX_PAYLOAD`` bytes
+        (a notice bigger than that goes alone). Each notice is encoded once."""
+        head = b'{"origin":' + dumps(self._origin).encode() + b',"notices":['
         payloads: list[str] = []
-        chunk: list[dict[str, Any]] = []
+        parts: list[bytes] = []
+        size = len(head) + 2
         for n in notices:
-            chunk.append(n.to_json())
-            text = json.dumps({"origin": self._origin, "notices": chunk})
-            if len(text) > MAX_PAYLOAD and len(chunk) > 1:
-                chunk.pop()
-                payloads.append(json.dumps({"origin": self._origin, "notices": chunk}))
-                chunk = [n.to_json()]
-        if chunk:
-            payloads.append(json.dumps({"origin": self._origin, "notices": chunk}))
+            part = dumps(n.to_json()).encode()
+            if parts and size + 1 + len(part) > MAX_PAYLOAD:
+                payloads.append((head + b",".join(parts) + b"]}").decode())
+                parts, size = [], len(head) + 2
+            size += len(part) + (1 if parts else 0)
+            parts.append(part)
+        if parts:
+            payloads.append((head + b",".join(parts) + b"]}").decode())
         return payloads
 
     # -- listening (PostgreSQL) -------------------------------------------------------------
@@ -191,6 +197,8 @@ class Hub:
                 self._stop.wait(1.0)
 
     def _received(self, payload: str) -> None:
+        if not self._subs:
+            return  # nobody here to tell: not even worth parsing
         try:
             msg = json.loads(payload)
         except ValueError:

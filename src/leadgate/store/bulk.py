@@ -95,8 +95,10 @@ def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]
         if texts else ""
     if tell:
         assert notify is not None
-        sql += "SELECT count(pg_notify(%s, p)) FROM unnest(%s::text[]) AS p"
-        params += (notify[0], notify[1])
+        # the payloads (JSON texts) as one JSON array, read back element by element
+        # as the same texts: no text-array quoting of every payload on the way
+        sql += "SELECT count(pg_notify(%s, p)) FROM json_array_elements_text(%s::json) AS p"
+        params += (notify[0], "[" + ",".join(notify[1]) + "]")
     else:
         sql += "SELECT 1"
     session.connection().exec_driver_sql(sql, params)
