@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import case, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -97,6 +98,8 @@ def read(db: Session | Connection, agent_ids: Iterable[int], *,
     out = {i: LoadRow(i) for i in ids}
     if not ids:
         return out
+    if db.get_bind().dialect.name == "sqlite":
+        return _sqlite_read(db, ids, out)
     q = select(T).where(T.c.agent_id.in_(ids)).order_by(T.c.agent_id)
     if lock and db.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
@@ -107,6 +110,28 @@ def read(db: Session | Connection, agent_ids: Iterable[int], *,
             windows={w: (_utc(getattr(r, f"{w}_start")), getattr(r, f"{w}_n"))
                      for w in WINDOWS},
             outcomes=r.outcomes or {})
+    return out
+
+
+#: SQLite: :func:`read` as one fixed text (the ids a JSON array), nothing compiled per call
+_SQLITE_READ = (
+    "SELECT agent_id, open_leads, assigned_total, last_assigned_at, "
+    + ", ".join(f"{w}_start, {w}_n" for w in WINDOWS)
+    + ", outcomes FROM agent_loads WHERE agent_id IN (SELECT value FROM json_each(?)) "
+    "ORDER BY agent_id")
+
+
+def _sqlite_read(db: Session | Connection, ids: list[int],
+                 out: dict[int, LoadRow]) -> dict[int, LoadRow]:
+    def at(v: str | None) -> datetime | None:
+        return datetime.fromisoformat(v).replace(tzinfo=UTC) if v is not None else None
+
+    conn = db.connection() if isinstance(db, Session) else db
+    for r in conn.exec_driver_sql(_SQLITE_READ, (orjson.dumps(ids).decode(),)):
+        out[r[0]] = LoadRow(
+            agent_id=r[0], open_leads=r[1], assigned_total=r[2], last_assigned_at=at(r[3]),
+            windows={w: (at(r[4 + 2 * k]), r[5 + 2 * k]) for k, w in enumerate(WINDOWS)},
+            outcomes=orjson.loads(r[12]) if r[12] else {})
     return out
 
 

@@ -7,11 +7,10 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, String, cast, literal, null, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -23,9 +22,8 @@ from leadgate.services.capture.submission import (
     prepare,
     q_stamps,
 )
-from leadgate.services.capture.tables import IDEM, KEYS, STATE, SUPP
+from leadgate.services.capture.tables import STATE
 from leadgate.services.snapshot import CampaignInfo, Snapshot
-from leadgate.store import models as m
 from leadgate.store.bulk import _sqlite_time
 
 
@@ -160,7 +158,7 @@ def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found
             sup, sorted({x.campaign.id for x in leads}), keys, oldest, idem,
             sorted({x.source.id for x in leads}), len(leads)))
     else:
-        rows = session.execute(_lookup_stmt(leads, sup, keys, oldest, idem))
+        rows = _sqlite_rows(session, leads, sup, keys, oldest, idem)
     found = Found()
     for kind, k, num, when, text_, other in rows:
         if kind == "n":
@@ -176,26 +174,38 @@ def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found
     return found
 
 
-def _lookup_stmt(leads: Sequence[BatchLead], sup: list[str], keys: list[str],
-                 oldest: datetime, idem: list[str]) -> Any:
-    """SQLite: the lookup built with SQLAlchemy (IN lists)."""
-    n, at, txt = cast(null(), BigInteger), cast(null(), m.UTCDateTime), cast(null(), String)
-    cs = m.ConfigStamp.__table__
-    parts = [select(literal("c").label("kind"), cs.c.area.label("k"), cs.c.version.label("n"),
-                    at.label("at"), txt.label("txt"), n.label("c"))]
-    if sup:
-        parts.append(select(literal("s"), SUPP.c.key, n, at, txt, n).where(SUPP.c.key.in_(sup)))
-    if keys:
-        parts.append(select(literal("d"), KEYS.c.key, KEYS.c.lead_id, KEYS.c.created_at, txt,
-                            KEYS.c.campaign_id)
-                     .where(KEYS.c.campaign_id.in_(sorted({x.campaign.id for x in leads})),
-                            KEYS.c.key.in_(keys), KEYS.c.created_at >= oldest))
-    if idem:
-        parts.append(select(literal("i"), IDEM.c.key, IDEM.c.id, IDEM.c.created_at,
-                            IDEM.c.body_hash, IDEM.c.source_id)
-                     .where(IDEM.c.key.in_(idem),
-                            IDEM.c.source_id.in_(sorted({x.source.id for x in leads}))))
-    return parts[0] if len(parts) == 1 else union_all(*parts)
+#: SQLite: the same lookup as one fixed text, the lists as JSON arrays read with
+#: ``json_each`` (nothing built or compiled per batch; SQLite uses the indexes for
+#: ``IN (SELECT value FROM json_each(?))`` as for an IN list). Times are compared as
+#: the text SQLAlchemy stores (``bulk._sqlite_time``).
+_SQLITE_LOOKUP = (
+    "SELECT 'c', area, version, NULL, NULL, NULL FROM config_stamps "
+    "UNION ALL SELECT 's', key, NULL, NULL, NULL, NULL FROM suppressions "
+    "WHERE key IN (SELECT value FROM json_each(?)) "
+    "UNION ALL SELECT 'd', key, lead_id, created_at, NULL, campaign_id FROM dedupe_keys "
+    "WHERE key IN (SELECT value FROM json_each(?)) "
+    "AND campaign_id IN (SELECT value FROM json_each(?)) AND created_at >= ? "
+    "UNION ALL SELECT 'i', key, id, created_at, body_hash, source_id FROM idempotency_keys "
+    "WHERE key IN (SELECT value FROM json_each(?)) "
+    "AND source_id IN (SELECT value FROM json_each(?))")
+
+
+def _sqlite_rows(session: Session, leads: Sequence[BatchLead], sup: list[str],
+                 keys: list[str], oldest: datetime, idem: list[str]) -> list[tuple[Any, ...]]:
+    """SQLite: the lookup's rows, times read back as aware UTC datetimes."""
+    def ids(values: set[int]) -> str:
+        return orjson.dumps(sorted(values)).decode()
+
+    raw = session.connection().exec_driver_sql(_SQLITE_LOOKUP, (
+        orjson.dumps(sup).decode(), orjson.dumps(keys).decode(),
+        ids({x.campaign.id for x in leads}), _sqlite_time(oldest),
+        orjson.dumps(idem).decode(), ids({x.source.id for x in leads})))
+    return [(kind, k, num, _utc_text(when), text_, other)
+            for kind, k, num, when, text_, other in raw]
+
+
+def _utc_text(v: str | None) -> datetime | None:
+    return datetime.fromisoformat(v).replace(tzinfo=UTC) if v is not None else None
 
 
 def window_text(window: timedelta) -> str:
