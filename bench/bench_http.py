@@ -259,6 +259,10 @@ class Result:
     p99_ms: float | None = None
     stored: dict[str, int] = field(default_factory=dict)  # rows written in the measured run
     failed: int = 0  # pgbench's failed transactions
+    #: CPU seconds per 2xx answer in the measured run: the server processes (with
+    #: their children) and PostgreSQL's processes (None where not measured)
+    cpu_server_us: float | None = None
+    cpu_db_us: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -314,15 +318,58 @@ def stored_since(engine: Engine, table: str, after: int, status: bool) -> dict[s
                                       {"a": after}).scalar_one())}
 
 
+def _proc_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, CPU seconds so far), from /proc (Linux)."""
+    out: dict[int, tuple[int, str, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:  # gone meanwhile
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2:].split()
+        out[int(entry)] = (int(rest[1]), name, (int(rest[11]) + int(rest[12])) / tick)
+    return out
+
+
+def cpu_seconds(roots: list[int]) -> tuple[float, float]:
+    """(CPU seconds of ``roots`` and their descendants, of PostgreSQL's processes)
+    so far. A process that exits takes its time with it: the servers and the
+    pooled database connections live through a measured run."""
+    procs = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    seen, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in procs and pid not in seen:
+            seen.add(pid)
+            todo += children.get(pid, [])
+    server = sum(procs[p][2] for p in seen)
+    db = sum(cpu for _, name, cpu in procs.values() if name in ("postgres", "postmaster"))
+    return server, db
+
+
 def measure(result: Result, urls: list[str], engine: Engine, table: str, args: Any,
-            slots: Slots, *, status: bool) -> None:
+            slots: Slots, *, status: bool, pids: list[int] | None = None) -> None:
     warm = run_wrk(urls, args.warmup, args.threads, args.connections, slots)
     if warm.non2xx or warm.socket_errors:
         result.notes.append(f"warm-up: {warm.non2xx} non-2xx {warm.statuses}, "
                             f"socket errors {warm.errors}")
     before = settle(engine, table)
+    cpu0 = cpu_seconds(pids or [])
     load = run_wrk(urls, args.seconds, args.threads, args.connections, slots)
+    cpu1 = cpu_seconds(pids or [])
     settle(engine, table)
+    if pids and load.ok:
+        result.cpu_server_us = (cpu1[0] - cpu0[0]) / load.ok * 1e6
+        if engine.dialect.name == "postgresql":
+            result.cpu_db_us = (cpu1[1] - cpu0[1]) / load.ok * 1e6
     result.load = load
     result.rate = load.rate
     result.p50_ms, result.p99_ms = load.p50_ms, load.p99_ms
@@ -368,7 +415,8 @@ def leadgate_case(case: str, label: str, db_url: str, processes: int, history: i
     try:
         for k in range(processes):
             servers.append(Server(db_url, log=tmp / f"{case}-serve{k}.log"))
-        measure(result, [s.url for s in servers], engine, "leads", args, slots, status=True)
+        measure(result, [s.url for s in servers], engine, "leads", args, slots, status=True,
+                pids=[s.proc.pid for s in servers])
         result.notes.append("group commit (warm-up and measured run, per process): " + "; ".join(
             _batches(s.url) for s in servers))
     finally:
@@ -441,7 +489,8 @@ def thin_case(db_url: str, args: Any, tmp: Path, slots: Slots) -> Result:
     peer = ThinPeer(db_url, 2, tmp / "thin.log")
     engine = pg_engine(db_url)
     try:
-        measure(result, [peer.url], engine, "thin_leads", args, slots, status=False)
+        measure(result, [peer.url], engine, "thin_leads", args, slots, status=False,
+                pids=[peer.proc.pid])
     finally:
         peer.stop()
         engine.dispose()
@@ -573,10 +622,15 @@ def render(results: dict[str, Result], args: Any, started: datetime, finished: d
         "servers and PostgreSQL share this machine's cores. leads/s counts 2xx answers only; "
         "\"stored\" counts the rows the database holds after the measured run settled "
         f"(includes requests still in flight when wrk stopped). Whole run: {minutes:.1f} min; "
-        f"load average before it: {load_before} (other work on the machine skews the figures).",
+        f"load average before it: {load_before} (other work on the machine skews the figures). "
+        "CPU µs / lead: the CPU time (user + system, read from /proc) the server processes "
+        "(with their children) and all of PostgreSQL's processes spent during the measured "
+        "run, divided by the 2xx answers; SQLite's work is inside the server process. It "
+        "says where the machine's two cores went, which leads/s alone does not.",
         "",
-        "| case | leads/s | p50 ms | p99 ms | non-2xx | socket errors / timeouts | stored |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| case | leads/s | p50 ms | p99 ms | server CPU µs / lead | PostgreSQL CPU µs / lead "
+        "| non-2xx | socket errors / timeouts | stored |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for case in CASES:
         r = results.get(case)
@@ -592,6 +646,7 @@ def render(results: dict[str, Result], args: Any, started: datetime, finished: d
             errs = "n/a"
         stored = ", ".join(f"{k} {v:,}" for k, v in sorted(r.stored.items())) or "—"
         lines.append(f"| {r.label} | {fmt(r.rate, 0)} | {fmt(r.p50_ms)} | {fmt(r.p99_ms)} | "
+                     f"{fmt(r.cpu_server_us, 0)} | {fmt(r.cpu_db_us, 0)} | "
                      f"{non2} | {errs} | {stored} |")
     lines += ["", "| ratio | value |", "| --- | ---: |"]
     for a, b, name in (("pg", "thin", "leadgate PostgreSQL / thin peer"),
