@@ -121,6 +121,12 @@ def db_rebuild_loads(db: DbOpt = None) -> None:
 #: more): a client reusing a connection the server is closing at that moment gets a
 #: connection error with no answer. Longer than the usual balancer idle timeout.
 KEEP_ALIVE_SECONDS = 75
+#: how uvicorn runs the API: warnings only (its access log was off at that level, but
+#: the fields of each line were still worked out per request), and no ``server``
+#: header (nothing to gain from telling clients what serves them)
+UVICORN: dict[str, Any] = {"log_level": "warning", "timeout_graceful_shutdown": 5,
+                           "timeout_keep_alive": KEEP_ALIVE_SECONDS, "access_log": False,
+                           "server_header": False}
 
 
 @cli.command()
@@ -150,8 +156,7 @@ def serve(db: DbOpt = None,
     gc.collect()
     gc.freeze()
     out.print(f"leadgate serving on http://{host}:{port} (database: {app.engine.url.drivername})")
-    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5,
-                timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    uvicorn.run(api, host=host, port=port, **UVICORN)
 
 
 @cli.command()
@@ -211,8 +216,7 @@ def demo(db: Annotated[str, typer.Option("--db", help="SQLite file or database U
 
         from leadgate.api.app import create_app
 
-        uvicorn.run(create_app(app=app), host=host, port=port, log_level="warning",
-                    timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_SECONDS)
+        uvicorn.run(create_app(app=app), host=host, port=port, **UVICORN)
 
 
 @config_cli.command("apply")
