@@ -35,6 +35,8 @@ from sqlalchemy.orm import Session
 
 from leadgate.domain.agents import Agent, AgentLoad, cap_window_starts
 from leadgate.store import models as m
+from leadgate.store.bulk import from_sqlite_time
+from leadgate.store.db import dumps
 
 #: an offered lead holds its rep's capacity like an assigned one (services/offers.py)
 OPEN_STATUSES = ("assigned", "offered")
@@ -123,11 +125,9 @@ _SQLITE_READ = (
 
 def _sqlite_read(db: Session | Connection, ids: list[int],
                  out: dict[int, LoadRow]) -> dict[int, LoadRow]:
-    def at(v: str | None) -> datetime | None:
-        return datetime.fromisoformat(v).replace(tzinfo=UTC) if v is not None else None
-
+    at = from_sqlite_time
     conn = db.connection() if isinstance(db, Session) else db
-    for r in conn.exec_driver_sql(_SQLITE_READ, (orjson.dumps(ids).decode(),)):
+    for r in conn.exec_driver_sql(_SQLITE_READ, (dumps(ids),)):
         out[r[0]] = LoadRow(
             agent_id=r[0], open_leads=r[1], assigned_total=r[2], last_assigned_at=at(r[3]),
             windows={w: (at(r[4 + 2 * k]), r[5 + 2 * k]) for k, w in enumerate(WINDOWS)},

@@ -23,7 +23,7 @@ SQLite), so the sorted ids are that order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary, Table
@@ -147,6 +147,12 @@ def _sqlite_time(v: Any) -> str | None:
     if v is None:
         return None
     return str(v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds"))
+
+
+def from_sqlite_time(v: str | None) -> datetime | None:
+    """The reverse of :func:`_sqlite_time`: stored text back to an aware UTC datetime
+    (for rows read with driver-level SQL, which no column type converts)."""
+    return datetime.fromisoformat(v).replace(tzinfo=UTC) if v is not None else None
 
 
 def _sqlite_value(col: Any) -> Any:

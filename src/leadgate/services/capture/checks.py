@@ -7,7 +7,7 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -24,7 +24,8 @@ from leadgate.services.capture.submission import (
 )
 from leadgate.services.capture.tables import STATE
 from leadgate.services.snapshot import CampaignInfo, Snapshot
-from leadgate.store.bulk import _sqlite_time
+from leadgate.store.bulk import _sqlite_time, from_sqlite_time
+from leadgate.store.db import dumps
 
 
 def lock_key(campaign: CampaignInfo) -> str:
@@ -193,19 +194,11 @@ _SQLITE_LOOKUP = (
 def _sqlite_rows(session: Session, leads: Sequence[BatchLead], sup: list[str],
                  keys: list[str], oldest: datetime, idem: list[str]) -> list[tuple[Any, ...]]:
     """SQLite: the lookup's rows, times read back as aware UTC datetimes."""
-    def ids(values: set[int]) -> str:
-        return orjson.dumps(sorted(values)).decode()
-
     raw = session.connection().exec_driver_sql(_SQLITE_LOOKUP, (
-        orjson.dumps(sup).decode(), orjson.dumps(keys).decode(),
-        ids({x.campaign.id for x in leads}), _sqlite_time(oldest),
-        orjson.dumps(idem).decode(), ids({x.source.id for x in leads})))
-    return [(kind, k, num, _utc_text(when), text_, other)
+        dumps(sup), dumps(keys), dumps(sorted({x.campaign.id for x in leads})),
+        _sqlite_time(oldest), dumps(idem), dumps(sorted({x.source.id for x in leads}))))
+    return [(kind, k, num, from_sqlite_time(when), text_, other)
             for kind, k, num, when, text_, other in raw]
-
-
-def _utc_text(v: str | None) -> datetime | None:
-    return datetime.fromisoformat(v).replace(tzinfo=UTC) if v is not None else None
 
 
 def window_text(window: timedelta) -> str:
