@@ -24,6 +24,7 @@ from leadgate.bootstrap import App
 from leadgate.domain.errors import InvalidConfig
 from leadgate.services import configure
 from leadgate.store import market as mk
+from leadgate.store import models as m
 
 
 @pytest.fixture
@@ -131,6 +132,50 @@ def test_ping_tree_with_nobody_accepting_falls_back(app: App) -> None:
     lead, ml, sales = lead_row(app, lead_id)
     assert (lead.status, lead.queue, sales) == ("queued", "unsold", [])
     assert ml is not None and (ml.sales, ml.revenue, ml.cost) == (0, 0, 0)
+
+
+REPS = """\
+teams:
+  - {key: sales, name: Sales}
+agents:
+  - {key: ravi, name: Ravi, teams: [sales]}
+  - {key: meena, name: Meena, teams: [sales]}
+"""
+
+
+def test_an_unsold_lead_goes_to_the_flow_fallback_pool_of_reps(app: App) -> None:
+    with buyer_servers(BuyerServer("acme", accept=False), BuyerServer("globex", accept=False),
+                       BuyerServer("initech", accept=False)) as srv:
+        text = setup_text(srv, TREE, "{method: ping_tree, buyers: [acme, globex, initech]}")
+        text = text.replace("fallback: {queue: unsold}",
+                            "fallback: {team: sales, method: round_robin, queue: unsold}")
+        apply_setup(app, text + REPS)
+        ids = [capture(app, i) for i in (1, 2, 3)]
+        assert [lead_row(app, i)[0].status for i in ids] == ["sell"] * 3  # on sale first
+        drain(app)
+    assert len(srv["initech"].posts) == 3  # each lead went down the whole tree
+    with app.reader() as uow:
+        s = uow.session
+        reps = {a.id: a.key for a in s.scalars(select(m.Agent))}
+        rows = [s.get(m.Lead, i) for i in ids]
+        assert [(r.status, reps.get(r.assignee_id), r.queue) for r in rows if r] == [
+            ("assigned", "meena", None), ("assigned", "ravi", None), ("assigned", "meena", None)]
+        assert rows[0] is not None and rows[0].decision["summary"] == (
+            "Went to Meena: the ping tree did not sell the lead; the fallback applied; "
+            "Meena was next in rotation.")
+        types = list(s.scalars(select(m.LeadEvent.type).where(m.LeadEvent.lead_id == ids[0])
+                               .order_by(m.LeadEvent.id)))
+        assert types.index("unsold") < types.index("assigned")
+        assignments = list(s.scalars(select(m.Assignment).where(
+            m.Assignment.lead_id.in_(ids)).order_by(m.Assignment.id)))
+        assert [(reps[a.agent_id], a.rule, a.method) for a in assignments] == [
+            ("meena", None, "round_robin"), ("ravi", None, "round_robin"),
+            ("meena", None, "round_robin")]
+        opened = {reps[r.agent_id]: r.open_leads for r in s.scalars(select(m.AgentLoadRow))}
+        assert opened == {"meena": 2, "ravi": 1}  # the live loads follow the assignments
+    _lead, ml, sales = lead_row(app, ids[0])
+    assert sales == [] and ml is not None and ml.sales == 0
+    assert sale_event(app, ids[0])["fallback"]["queue"] == "unsold"
 
 
 def test_buyers_round_trip_through_config_export(app: App) -> None:

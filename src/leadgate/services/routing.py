@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from leadgate.domain.agents import Agent, Candidate
 from leadgate.domain.decision import Decision
 from leadgate.domain.errors import InvalidConfig
-from leadgate.domain.routing import Flow, decide
+from leadgate.domain.routing import Flow, decide, decide_fallback
 from leadgate.domain.routing.members import flow_members
 from leadgate.services import jobs, loads, notifications, notify, snapshot, timeline
 from leadgate.store import models as m
@@ -126,12 +126,18 @@ def route_lead(uow: UnitOfWork, lead: m.Lead, now: datetime, *,
 
 
 def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
-               now: datetime, *, actor: str | None = None) -> Decision:
+               now: datetime, *, actor: str | None = None,
+               fallback_because: str | None = None) -> Decision:
+    """Decide where ``lead`` goes through ``flow`` (under the flow's routing lock) and
+    apply it. With ``fallback_because``, only the flow's fallback applies (a lead the
+    marketplace did not sell: ``domain.routing.decide_fallback``)."""
     state_row = lock_state(uow, flow.key or "", now)
     facts = lead_facts(lead, now)
     members = flow_members(flow, snapshot.current(uow.session).roster, facts)
     candidates = load_candidates(uow, now, keys=members, lock=True)
-    decision = decide(facts, flow, candidates, dict(state_row.state or {}), now)
+    state = dict(state_row.state or {})
+    decision = decide(facts, flow, candidates, state, now) if fallback_because is None else \
+        decide_fallback(facts, flow, candidates, state, now, why=fallback_because)
     state_row.state = jsonable(decision.state)
     state_row.decisions += 1
     state_row.updated_at = now

@@ -7,7 +7,7 @@ import pytest
 from routing_factories import NOW, cand, flow
 
 from leadgate.domain.errors import RoutingError
-from leadgate.domain.routing import decide
+from leadgate.domain.routing import decide, decide_fallback
 
 MUMBAI = {"all": [{"field": "city", "eq": "Mumbai"}, {"field": "product", "eq": "health"}]}
 LEAD = {"city": "Mumbai", "product": "health"}
@@ -81,6 +81,50 @@ def test_when_nobody_fallback_skips_remaining_rules() -> None:
              {"name": "B", "to": {"agent": "priya"}}, fallback={"queue": "mgr"})
     d = decide(LEAD, f, _team(), {}, NOW)
     assert d.queue == "mgr" and len(d.trace.rules) == 1
+
+
+SELL = {"name": "Sell", "to": {"method": "ping_tree", "buyers": ["acme"]}}
+UNSOLD = "unsold: no buyer took the lead"
+
+
+def test_decide_fallback_skips_the_rules_and_places_with_the_fallback_pool() -> None:
+    f = flow(SELL, fallback={"team": "mumbai", "queue": "unsold"}, key="market")
+    assert decide(LEAD, f, _team(), {}, NOW).outcome == "sell"  # the rules sell it
+    d = decide_fallback(LEAD, f, _team(), {}, NOW, why=UNSOLD)
+    assert (d.outcome, d.agent, d.rule, d.method) == ("assigned", "priya", None, "round_robin")
+    assert d.trace.summary == ("Went to Priya: unsold: no buyer took the lead; the fallback "
+                               "applied; Arjun was away; Priya was next in rotation.")
+    t = d.trace.to_dict()
+    assert t["rules"] == [] and t["fallback"]["matched"] is True
+    assert d.state == {"round_robin|team=mumbai": {"last": "priya"}}
+    json.dumps(d.to_dict())
+
+
+def test_decide_fallback_queues_when_the_fallback_pool_cannot_place() -> None:
+    f = flow(SELL, fallback={"agent": "arjun", "queue": "unsold"})  # arjun is away
+    d = decide_fallback(LEAD, f, _team(), {"keep": 1}, NOW, why=UNSOLD)
+    assert (d.outcome, d.queue, d.state) == ("queued", "unsold", {"keep": 1})
+    assert d.trace.summary.startswith("Queued in unsold: unsold: no buyer took the lead; "
+                                      "the fallback ")
+    assert "could not place it" in d.trace.summary
+
+
+def test_decide_fallback_never_puts_the_lead_on_sale_again() -> None:
+    f = flow(SELL, fallback={"method": "ping_tree", "buyers": ["acme"], "queue": "unsold"})
+    d = decide_fallback(LEAD, f, _team(), {}, NOW, why=UNSOLD)
+    assert (d.outcome, d.queue) == ("queued", "unsold")
+    assert "a lead is not put on sale again" in d.trace.summary
+    no_queue = flow(SELL, fallback={"method": "ping_tree", "buyers": ["acme"]})
+    assert decide_fallback(LEAD, no_queue, _team(), {}, NOW, why=UNSOLD).outcome == "unassigned"
+
+
+def test_decide_fallback_without_fallback_is_unassigned_and_refuses_naive_now() -> None:
+    d = decide_fallback(LEAD, flow(SELL), _team(), {}, NOW, why=UNSOLD)
+    assert d.outcome == "unassigned"
+    assert d.trace.summary == ("Unassigned: unsold: no buyer took the lead and the flow "
+                               "has no fallback.")
+    with pytest.raises(RoutingError):
+        decide_fallback(LEAD, flow(SELL), _team(), {}, NOW.replace(tzinfo=None), why=UNSOLD)
 
 
 def test_decide_does_not_mutate_state_and_returns_full_state() -> None:

@@ -3,7 +3,7 @@
     from leadgate.domain.routing import Flow, parse_flow, decide, vocabulary
 """
 
-from leadgate.domain.routing.engine import decide
+from leadgate.domain.routing.engine import decide, decide_fallback
 from leadgate.domain.routing.flow import (
     DERIVED_FACTS,
     Fallback,
@@ -30,6 +30,7 @@ __all__ = [
     "Rule",
     "Target",
     "decide",
+    "decide_fallback",
     "parse_duration",
     "parse_flow",
     "register_method",

@@ -167,7 +167,7 @@ class _Tried(Lazy[RuleTrace]):
     how far it got, the fallback attempt. It is the trace's ``rules`` (built on first
     access) and builds the compact form on demand."""
 
-    __slots__ = ("fallback", "flow", "lead", "matched", "upto")
+    __slots__ = ("fallback", "flow", "lead", "matched", "upto", "why")
 
     def __init__(self, flow: Flow, lead: Mapping[str, Any]) -> None:
         # (no super().__init__ call: this runs once per decision)
@@ -176,6 +176,7 @@ class _Tried(Lazy[RuleTrace]):
         self.matched: list[tuple[Rule, _Attempt]] = []
         self.upto = len(flow.rules) - 1  # last rule index reached
         self.fallback: Any = None        # _Attempt, {"queue": X} or None
+        self.why: str | None = None      # decide_fallback(): why only the fallback applies
 
     # decide() does not change a _Tried after building its Decision, so the trace can
     # read it later as is.
@@ -218,6 +219,11 @@ class _Tried(Lazy[RuleTrace]):
         parts += [f"rule '{r.name}' matched but {a.note}" for r, a in self.matched]
         return "; ".join(parts) or "the flow has no rules"
 
+    def because(self, more: str = "") -> str:
+        """Why the fallback applies: no rule placed the lead (or decide_fallback's reason)."""
+        return f"{self.why}{more}" if self.why else \
+            f"no rule placed the lead ({self.missed()}{more})"
+
 
 def _placed(attempt: _Attempt, rule: Rule | None, tried: _Tried, flow: Flow,
             state: Mapping[str, Any], now: datetime,
@@ -239,8 +245,7 @@ def _placed(attempt: _Attempt, rule: Rule | None, tried: _Tried, flow: Flow,
         head = f"Sent to sale by {attempt.target.method}"
     else:
         head = outcome.capitalize()
-    why = [f"rule '{rule.name}' matched"] if rule else [
-        f"no rule placed the lead ({tried.missed()})", "the fallback applied"]
+    why = [f"rule '{rule.name}' matched"] if rule else [tried.because(), "the fallback applied"]
     blocked = attempt.blocked_texts()
     if blocked:
         why += blocked
@@ -285,6 +290,21 @@ def decide(lead: Mapping[str, Any], flow: Flow, candidates: Sequence[Candidate],
     return _fallback(lead, flow, roster, tried, state, now)
 
 
+def decide_fallback(lead: Mapping[str, Any], flow: Flow, candidates: Sequence[Candidate],
+                    state: Mapping[str, Any], now: datetime, *, why: str) -> Decision:
+    """Only ``flow``'s fallback, for a lead its rules already sent somewhere that could
+    not take it (a lead the marketplace did not sell): the fallback's pool, then its
+    queue, else ``unassigned``. A fallback that sells is not tried (the lead is not put
+    on sale again). ``why`` opens the summary; pure like :func:`decide`."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise RoutingError("now must be timezone-aware")
+    roster = candidates if isinstance(candidates, Roster) else Roster(candidates, index=False)
+    tried = _Tried(flow, lead)
+    tried.upto = -1  # no rule examined
+    tried.why = why
+    return _fallback(lead, flow, roster, tried, state, now)
+
+
 def _hold(attempt: _Attempt, rule: Rule, tried: _Tried, flow: Flow,
           state: Mapping[str, Any], now: datetime) -> Decision:
     queue = f"hold:{flow.key}:{rule.name}"
@@ -301,23 +321,26 @@ def _hold(attempt: _Attempt, rule: Rule, tried: _Tried, flow: Flow,
 def _fallback(lead: Mapping[str, Any], flow: Flow, roster: Roster, tried: _Tried,
               state: Mapping[str, Any], now: datetime) -> Decision:
     fb = flow.fallback
-    missed = tried.missed()
+    more = ""
     fb_trace: RuleTrace | Mapping[str, Any] | None = None
-    if fb is not None and fb.target is not None:
+    if fb is not None and fb.target is not None and tried.why is not None and \
+            fb.target.impl.outcome == "sell":
+        more = "; the fallback sells, and a lead is not put on sale again"
+    elif fb is not None and fb.target is not None:
         attempt = _attempt(fb.target, lead, roster, state, now, flow.key, "fallback")
         tried.fallback = attempt
         fb_trace = attempt.trace(None, "fallback", dict(_ALWAYS))
         if attempt.pick is not None:
             return _placed(attempt, None, tried, flow, state, now, fb_trace)
         pool = fb.target.pool.describe() if fb.target.pool else fb.target.method
-        missed += f"; the fallback {pool} could not place it ({attempt.note})"
+        more = f"; the fallback {pool} could not place it ({attempt.note})"
     if fb is not None and fb.queue is not None:
         if fb_trace is None:
             fb_trace = tried.fallback = {"queue": fb.queue}
-        summary = f"Queued in {fb.queue}: no rule placed the lead ({missed})."
+        summary = f"Queued in {fb.queue}: {tried.because(more)}."
         return Decision(outcome="queued", queue=fb.queue, target={"queue": fb.queue},
                         state=dict(state), trace=tried.trace("queued", summary, now, fb_trace))
     tail = "" if fb is not None else " and the flow has no fallback"
-    summary = f"Unassigned: no rule placed the lead ({missed}){tail}."
+    summary = f"Unassigned: {tried.because(more)}{tail}."
     return Decision(outcome="unassigned", state=dict(state),
                     trace=tried.trace("unassigned", summary, now, fb_trace))

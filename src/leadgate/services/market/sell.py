@@ -21,7 +21,8 @@ exclusivity checked and counted atomically, committed), so a buyer that was capp
 out of budget is never pinged or posted to, and no concurrent worker can overshoot.
 The decision's trace (every buyer, its bid or why it was skipped, the winner and why,
 each post) goes on the lead's timeline (a ``sale`` event) and in ``market_leads.trace``.
-An unsold lead goes to the flow's fallback queue.
+An unsold lead goes to the flow's fallback: its pool of reps if it names one
+(``market/fallback.py``), else its queue.
 
 A worker lost between a reservation and its post's outcome leaves a ``pending`` sale;
 the job's re-run (after its lease) releases it once it is past ``sale_within`` + 30 s
@@ -58,7 +59,7 @@ from leadgate.domain.market.trace import check
 from leadgate.domain.market.weighted import choose_weighted
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.services import deliveries, jobs, snapshot, timeline
-from leadgate.services.market import ledger
+from leadgate.services.market import fallback, ledger
 from leadgate.services.market.queue import JOB
 from leadgate.services.market.settings import MarketSettings, current
 from leadgate.store import market as mk
@@ -375,6 +376,8 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
                         buyer=sold.buyer, price=show(sold.price),
                         buyers=sold.also or [sold.buyer], trace=trace)
         return
+    if fallback.route_unsold(uow, lead, payload, sold.method, trace, now):
+        return  # the flow's fallback pool took it (or its queue, if nobody could)
     queue = str(payload.get("fallback") or "unassigned")
     lead.status = "queued" if queue != "unassigned" else "unassigned"
     lead.queue = queue
