@@ -268,6 +268,8 @@ def test_a_retried_ping_post_with_its_idempotency_key_replays_the_first_answer(
     assert again.status_code == 201, again.text
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
+    assert first.json()["price"] == again.json()["price"]  # held to the same quote
+    assert again.json() == first.json()
     other_body = post(FULL | {"phone": "+91 98000 00009", "ping_id": token}, "supplier-42")
     assert other_body.status_code == 409 and other_body.json()["code"] != "ping_used"
     new_key = post(FULL | {"phone": "+91 98000 00008", "ping_id": token}, "supplier-43")

@@ -4,6 +4,7 @@ verified and held to the quoted price (services/market/preping.py). Leads withou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,13 +15,20 @@ from leadgate.api.deps import Caller
 from leadgate.bootstrap import App
 from leadgate.domain.errors import Conflict
 from leadgate.services.capture import IngestResult
-from leadgate.services.market import preping
+from leadgate.services.market import ledger, preping
 from leadgate.services.market.preping import Held
+from leadgate.store import market as mk
 from leadgate.store import models as m
 
 
+@dataclass(frozen=True)
+class Retry:
+    """A retry of a stored ping-id post: nothing is claimed; its replayed answer gets
+    the price the stored lead was held to, as the first answer had it."""
+
+
 async def hold(app: App, caller: Caller, payload: Any,
-               idempotency_key: str | None = None) -> Held | None:
+               idempotency_key: str | None = None) -> Held | Retry | None:
     """Take ``ping_id`` out of the payload, verify and claim it (4xx when refused).
 
     A retry of a post that was stored (same ``Idempotency-Key``) is let through
@@ -31,7 +39,7 @@ async def hold(app: App, caller: Caller, payload: Any,
     name, source_id = caller.principal.name, caller.principal.source_id
     assert source_id is not None
 
-    def run() -> Held | None:
+    def run() -> Held | Retry:
         with app.uow() as uow:
             try:
                 return preping.hold(uow, source_id, name, payload, app.clock(),
@@ -42,7 +50,7 @@ async def hold(app: App, caller: Caller, payload: Any,
                                           app.settings.idempotency_ttl_hours, app.clock()):
                     raise
         payload.pop("ping_id", None)  # the replay's body hash is the first post's
-        return None
+        return Retry()
 
     return await run_in_threadpool(run)
 
@@ -56,28 +64,45 @@ def _stored_under(uow: Any, source_id: int, key: str, ttl_hours: int,
     return found is not None
 
 
-async def settle(app: App, caller: Caller, held: Held, result: IngestResult) -> None:
+async def settle(app: App, caller: Caller, held: Held | Retry, result: IngestResult) -> None:
     """Record the quoted price as the stored lead's supplier cost and answer it; a
-    lead not stored (refused) frees the ping id for a corrected post."""
+    lead not stored (refused) frees the ping id for a corrected post. A replayed
+    retry answers the price its lead was held to."""
+    if isinstance(held, Retry):
+        if result.replayed and result.lead_id is not None and isinstance(result.body, dict):
+            lead_id = result.lead_id
+
+            def quoted() -> int | None:
+                with app.reader() as uow:
+                    return uow.session.scalar(select(mk.MarketLead.quoted).where(
+                        mk.MarketLead.lead_id == lead_id))
+
+            price = await run_in_threadpool(quoted)
+            if price is not None:
+                result.body["price"] = str(ledger.money(price))
+        return
     if result.status_code != 201 or result.lead_id is None or result.replayed:
         await release(app, held)
         return
-    lead_id, name = result.lead_id, caller.principal.name
+    claim, stored, name = held, result.lead_id, caller.principal.name
 
     def run() -> None:
         with app.uow() as uow:
-            preping.settle(uow, held, lead_id, name, app.clock())
+            preping.settle(uow, claim, stored, name, app.clock())
 
     await run_in_threadpool(run)
     if isinstance(result.body, dict):
-        result.body["price"] = str(held.price)
+        result.body["price"] = str(claim.price)
 
 
-async def release(app: App, held: Held) -> None:
+async def release(app: App, held: Held | Retry) -> None:
     """Free the ping id's claim: its lead was not stored."""
+    if isinstance(held, Retry):
+        return  # nothing was claimed
+    claim = held
 
     def run() -> None:
         with app.uow() as uow:
-            preping.release(uow, held)
+            preping.release(uow, claim)
 
     await run_in_threadpool(run)
