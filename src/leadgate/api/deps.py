@@ -79,8 +79,17 @@ def get_user(caller: Annotated[Caller, Depends(get_caller)]) -> Principal:
     return caller.principal
 
 
+def get_staff(user: Annotated[Principal, Depends(get_user)]) -> Principal:
+    """A user on the team (admin, manager or agent). A buyer's user is an outside
+    company: it has its purchases and returns (``/v1/sales``, ``/v1/returns``), its
+    tokens and ``/v1/me``, never the reps, teams, leads, flows or live events."""
+    user.require_staff()
+    return user
+
+
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 ReaderDep = Annotated[UnitOfWork, Depends(get_reader)]
 AppDep = Annotated[App, Depends(get_app)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 UserDep = Annotated[Principal, Depends(get_user)]
+StaffDep = Annotated[Principal, Depends(get_staff)]

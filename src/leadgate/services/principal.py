@@ -30,6 +30,12 @@ class Principal:
         if self.kind != "user":
             raise Forbidden("a source key can only submit leads")
 
+    def require_staff(self) -> None:
+        """A user on the team: not a source, not a buyer's user (an outside company)."""
+        self.require_user()
+        if self.role == "buyer":
+            raise Forbidden("a buyer's user sees only its purchases and returns")
+
     def require_manager(self) -> None:
         self.require_user()
         if not self.is_manager:

@@ -155,6 +155,14 @@ def manager(user: Annotated[ConsoleUser, Depends(current_user)]) -> ConsoleUser:
     return user
 
 
+def staff(user: Annotated[ConsoleUser, Depends(current_user)]) -> ConsoleUser:
+    """The logged-in user, who must be on the team (admin, manager or agent): a buyer's
+    user is an outside company and sees only its own purchases (``/console/purchases``),
+    never the reps, the teams, the leads or the live notices."""
+    user.principal.require_staff()
+    return user
+
+
 def safe_next(value: str | None) -> str:
     """Where to go after login: only a console path, never another site."""
     if value and value.startswith("/console/") and not value.startswith("//") \
@@ -165,6 +173,7 @@ def safe_next(value: str | None) -> str:
 
 UserDep = Annotated[ConsoleUser, Depends(current_user)]
 ManagerDep = Annotated[ConsoleUser, Depends(manager)]
+StaffDep = Annotated[ConsoleUser, Depends(staff)]
 ReaderDep = Annotated[UnitOfWork, Depends(reader)]
 WriterDep = Annotated[UnitOfWork, Depends(writer)]
 CoreDep = Annotated[App, Depends(core_app)]

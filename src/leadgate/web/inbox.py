@@ -29,7 +29,7 @@ from leadgate.web.auth import (
     CoreDep,
     ManagerDep,
     ReaderDep,
-    UserDep,
+    StaffDep,
     WriterDep,
     check_csrf,
 )
@@ -59,7 +59,7 @@ def _section(uow: Any, user: ConsoleUser, name: str, now: Any) -> dict[str, Any]
 
 
 @router.get("/inbox")
-def inbox_page(request: Request, uow: ReaderDep, core: CoreDep, user: UserDep) -> Response:
+def inbox_page(request: Request, uow: ReaderDep, core: CoreDep, user: StaffDep) -> Response:
     """The rep's inbox (a manager without an agent sees how to get one)."""
     ctx: dict[str, Any] = {"has_agent": user.principal.agent_id is not None}
     if ctx["has_agent"]:
@@ -71,7 +71,7 @@ def inbox_page(request: Request, uow: ReaderDep, core: CoreDep, user: UserDep) -
 
 @router.get("/inbox/{section}")
 def inbox_section(request: Request, section: str, uow: ReaderDep, core: CoreDep,
-                  user: UserDep) -> Response:
+                  user: StaffDep) -> Response:
     """One section of the inbox (fetched again by HTMX when something changed)."""
     if section not in SECTIONS:
         raise NotFound("There is no such section of the inbox.")
@@ -92,7 +92,7 @@ def _done(request: Request, notice: str | None = None) -> Response:
 
 @router.post("/inbox/offers/{offer_id}/accept")
 def accept(request: Request, offer_id: DbId, uow: WriterDep, core: CoreDep,
-           user: UserDep) -> Response:
+           user: StaffDep) -> Response:
     """Accept a push offer (a shotgun offer is claimed instead)."""
     now = core.clock()
     offer = offers.accept(uow, user.principal, offer_id, now)
@@ -102,7 +102,7 @@ def accept(request: Request, offer_id: DbId, uow: WriterDep, core: CoreDep,
 
 
 @router.post("/inbox/offers/{offer_id}/decline")
-def decline(request: Request, offer_id: DbId, uow: WriterDep, core: CoreDep, user: UserDep,
+def decline(request: Request, offer_id: DbId, uow: WriterDep, core: CoreDep, user: StaffDep,
             reason: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Decline an offer: a push offer goes at once to the next rep (or escalates)."""
     now = core.clock()
@@ -115,7 +115,7 @@ def decline(request: Request, offer_id: DbId, uow: WriterDep, core: CoreDep, use
 
 @router.post("/inbox/leads/{lead_id}/claim")
 def claim(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDep,
-          user: UserDep) -> Response:
+          user: StaffDep) -> Response:
     """Claim a shotgun lead: the first claim wins; a later one answers 409 with
     "Someone else claimed this lead." (never an error page of ours)."""
     now = core.clock()
@@ -132,7 +132,7 @@ def claim(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDep,
 
 @router.post("/inbox/leads/{lead_id}/take")
 def take(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDep,
-         user: UserDep) -> Response:
+         user: StaffDep) -> Response:
     """Take one lead from a selective queue's preview."""
     now = core.clock()
     pull.claim_queued(uow, user.principal, lead_id, now)
@@ -142,7 +142,7 @@ def take(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDep,
 
 
 @router.post("/inbox/pull")
-def pull_next(request: Request, uow: WriterDep, core: CoreDep, user: UserDep,
+def pull_next(request: Request, uow: WriterDep, core: CoreDep, user: StaffDep,
               queue: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Blind pull: the next best lead of one queue (or of every queue I may pull from)."""
     now = core.clock()
@@ -156,7 +156,7 @@ def pull_next(request: Request, uow: WriterDep, core: CoreDep, user: UserDep,
 
 @router.post("/inbox/leads/{lead_id}/outcome")
 def record_outcome(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDep,
-                   user: UserDep, outcome: Annotated[str, Form(max_length=32)],
+                   user: StaffDep, outcome: Annotated[str, Form(max_length=32)],
                    revenue: Annotated[str, Form(max_length=32)] = "",
                    reason: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Contacted, qualified, won (with revenue) or lost (with a reason)."""
@@ -174,7 +174,7 @@ def record_outcome(request: Request, lead_id: DbId, uow: WriterDep, core: CoreDe
 
 
 @router.post("/inbox/status")
-def set_status(request: Request, uow: WriterDep, core: CoreDep, user: UserDep,
+def set_status(request: Request, uow: WriterDep, core: CoreDep, user: StaffDep,
                status: Annotated[str, Form(max_length=16)]) -> Response:
     """My own availability (available, away, offline)."""
     inbox.require_agent(user.principal)

@@ -21,7 +21,7 @@ from leadgate.web.auth import (
     CoreDep,
     ManagerDep,
     ReaderDep,
-    UserDep,
+    StaffDep,
     WriterDep,
     check_csrf,
 )
@@ -39,7 +39,7 @@ def _can_toggle(user: ConsoleUser, agent_key: str) -> bool:
 
 
 @router.get("/agents")
-def agents_page(request: Request, uow: ReaderDep, user: UserDep,
+def agents_page(request: Request, uow: ReaderDep, user: StaffDep,
                 team: str | None = None) -> Response:
     """Agents with their teams, status and open leads; status buttons where allowed."""
     rows = agents.list_agents(uow, team or None)
@@ -133,7 +133,7 @@ def save_agent_settings(request: Request, key: str, uow: WriterDep, core: CoreDe
 
 @router.post("/agents/{key}/status")
 def set_agent_status(request: Request, key: str, uow: WriterDep, core: CoreDep,
-                     user: UserDep,
+                     user: StaffDep,
                      status: Annotated[str, Form(max_length=16)]) -> Response:
     """Change an agent's status (HTMX swaps the row; a plain form goes back to the list)."""
     agents.set_status(uow, user.principal, key, status, core.clock())
@@ -148,7 +148,7 @@ def set_agent_status(request: Request, key: str, uow: WriterDep, core: CoreDep,
 
 
 @router.get("/teams")
-def teams_page(request: Request, uow: ReaderDep, user: UserDep) -> Response:
+def teams_page(request: Request, uow: ReaderDep, user: StaffDep) -> Response:
     """Teams and their members."""
     return render(request, "teams.html", {"teams": agents.list_teams(uow)}, user=user)
 

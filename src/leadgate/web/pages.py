@@ -20,6 +20,7 @@ from leadgate.web.auth import (
     CoreDep,
     ManagerDep,
     ReaderDep,
+    StaffDep,
     UserDep,
     WriterDep,
     check_csrf,
@@ -137,7 +138,10 @@ PageQ = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 @router.get("/leads")
 def leads_page(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ = None,
                assignee: KeyQ = None, campaign: KeyQ = None, page: PageQ = 1) -> Response:
-    """The leads list with filters, pagination and a table that refreshes itself."""
+    """The leads list with filters, pagination and a table that refreshes itself (the
+    console's front door: a buyer's user is sent to its purchases instead)."""
+    if user.role == "buyer":
+        return RedirectResponse("/console/purchases", status_code=303)
     ctx = _table_context(uow, user, status, assignee, campaign, page)
     if is_htmx(request):
         return render(request, "_lead_table.html", ctx, user=user)
@@ -150,7 +154,7 @@ def leads_page(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ 
 
 
 @router.get("/leads/table")
-def leads_table(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ = None,
+def leads_table(request: Request, uow: ReaderDep, user: StaffDep, status: StatusQ = None,
                 assignee: KeyQ = None, campaign: KeyQ = None, page: PageQ = 1) -> Response:
     """The table alone (polled every few seconds by HTMX)."""
     ctx = _table_context(uow, user, status, assignee, campaign, page)
@@ -158,7 +162,7 @@ def leads_table(request: Request, uow: ReaderDep, user: UserDep, status: StatusQ
 
 
 @router.get("/events")
-async def console_events(user: UserDep, core: CoreDep) -> Response:
+async def console_events(user: StaffDep, core: CoreDep) -> Response:
     """The console's live notices (server-sent events; the session cookie
     authenticates): the lead list refreshes itself when one arrives."""
     from leadgate.api.routes.events import sse_response
@@ -167,7 +171,7 @@ async def console_events(user: UserDep, core: CoreDep) -> Response:
 
 
 @router.get("/leads/{lead_id}")
-def lead_page(request: Request, lead_id: DbId, uow: ReaderDep, user: UserDep) -> Response:
+def lead_page(request: Request, lead_id: DbId, uow: ReaderDep, user: StaffDep) -> Response:
     """One lead: values, checks, enrichment, consent, decision, timeline, assignments."""
     detail = leads.lead_detail(uow, user.principal, lead_id)
     values = detail.get("values") or {}
@@ -207,7 +211,7 @@ def refuse_lead(lead_id: DbId, uow: WriterDep, core: CoreDep, user: ManagerDep,
 
 
 @router.post("/leads/{lead_id}/outcome")
-def record_outcome(lead_id: DbId, uow: WriterDep, core: CoreDep, user: UserDep,
+def record_outcome(lead_id: DbId, uow: WriterDep, core: CoreDep, user: StaffDep,
                    outcome: Annotated[str, Form(max_length=32)],
                    revenue: Annotated[str, Form(max_length=32)] = "",
                    reason: Annotated[str, Form(max_length=500)] = "") -> Response:

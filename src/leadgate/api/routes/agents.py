@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
+from leadgate.api.deps import AppDep, ReaderDep, StaffDep, UowDep
 from leadgate.services import agents, notifications
 
 router = APIRouter(tags=["agents"])
@@ -19,18 +19,18 @@ class StatusChange(BaseModel):
 
 
 @router.get("/v1/agents", summary="List agents with their status and open leads")
-def list_agents(uow: ReaderDep, user: UserDep, team: str | None = None) -> dict[str, Any]:
+def list_agents(uow: ReaderDep, user: StaffDep, team: str | None = None) -> dict[str, Any]:
     user.require_user()
     return {"items": agents.list_agents(uow, team)}
 
 
 @router.get("/v1/agents/{key}", summary="One agent")
-def get_agent(key: str, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def get_agent(key: str, uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     return agents.agent_view(agents.get_agent(uow, key))
 
 
 @router.put("/v1/agents/{key}/status", summary="Set an agent's availability")
-def set_status(key: str, body: StatusChange, uow: UowDep, user: UserDep,
+def set_status(key: str, body: StatusChange, uow: UowDep, user: StaffDep,
                app: AppDep) -> dict[str, Any]:
     """An agent may set their own status; managers may set anyone's."""
     agent = agents.set_status(uow, user, key, body.status, app.clock())
@@ -39,7 +39,7 @@ def set_status(key: str, body: StatusChange, uow: UowDep, user: UserDep,
 
 
 @router.put("/v1/agents/{key}", summary="Replace an agent's routing settings (managers)")
-def update_agent(key: str, uow: UowDep, user: UserDep, app: AppDep,
+def update_agent(key: str, uow: UowDep, user: StaffDep, app: AppDep,
                  body: Annotated[dict[str, Any], Body(
                      examples=[{"name": "Agent One", "teams": ["mumbai"],
                                 "timezone": "Asia/Kolkata",
@@ -56,7 +56,7 @@ def update_agent(key: str, uow: UowDep, user: UserDep, app: AppDep,
 
 
 @router.get("/v1/teams", summary="List teams and their members")
-def list_teams(uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def list_teams(uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     return {"items": agents.list_teams(uow)}
 
 
@@ -93,7 +93,7 @@ class NotificationSettingsView(BaseModel):
 
 @router.get("/v1/agents/{key}/notifications", response_model=NotificationSettingsView,
             summary="An agent's notification preferences (your own, or anyone's: managers)")
-def get_notifications(key: str, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def get_notifications(key: str, uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     """Email and webhook notifications of offers and assignments. The webhook's signing
     secret is shown: receivers verify the Standard Webhooks signature with it."""
     return notifications.get_prefs(uow, user, key)
@@ -102,7 +102,7 @@ def get_notifications(key: str, uow: ReaderDep, user: UserDep) -> dict[str, Any]
 @router.put("/v1/agents/{key}/notifications", response_model=NotificationSettingsView,
             summary="Set an agent's notification preferences (your own, or anyone's: "
                     "managers)")
-def put_notifications(key: str, body: NotificationSettings, uow: UowDep, user: UserDep,
+def put_notifications(key: str, body: NotificationSettings, uow: UowDep, user: StaffDep,
                       app: AppDep) -> dict[str, Any]:
     """Replaces the preferences as a whole (keys left out take their defaults: email
     off, no webhook, events offered and assigned). A rep may change only their own

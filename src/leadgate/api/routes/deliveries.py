@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
-from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UowDep, UserDep
+from leadgate.api.deps import AppDep, CallerDep, ReaderDep, StaffDep, UowDep
 from leadgate.api.routes.leads import read_json
 from leadgate.domain.errors import Forbidden, InvalidInput
 from leadgate.services import deliveries, destinations
@@ -15,19 +15,19 @@ router = APIRouter(tags=["delivery"])
 
 
 @router.get("/v1/destinations", summary="List destinations (secrets hidden)")
-def list_destinations(uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def list_destinations(uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     user.require_manager()
     return {"items": destinations.list_destinations(uow)}
 
 
 @router.get("/v1/destinations/{key}", summary="One destination (secrets hidden)")
-def get_destination(key: str, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def get_destination(key: str, uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     user.require_manager()
     return destinations.destination_dict(deliveries.get_destination(uow, key))
 
 
 @router.post("/v1/destinations/{key}/preview", summary="Dry run: what a lead would send")
-def preview(key: str, uow: ReaderDep, user: UserDep,
+def preview(key: str, uow: ReaderDep, user: StaffDep,
             lead_id: Annotated[int, Body(embed=True)]) -> dict[str, Any]:
     """Build the request for ``lead_id`` without sending anything (secrets hidden)."""
     user.require_manager()
@@ -36,7 +36,7 @@ def preview(key: str, uow: ReaderDep, user: UserDep,
 
 @router.post("/v1/destinations/{key}/test", status_code=202,
              summary="Send a test lead to a destination")
-def test_destination(key: str, uow: UowDep, user: UserDep, app: AppDep,
+def test_destination(key: str, uow: UowDep, user: StaffDep, app: AppDep,
                      lead_id: Annotated[int, Body(embed=True)]) -> dict[str, Any]:
     """Queue a real delivery of ``lead_id`` to ``key``; follow it in /v1/deliveries."""
     user.require_manager()
@@ -47,7 +47,7 @@ def test_destination(key: str, uow: UowDep, user: UserDep, app: AppDep,
 
 
 @router.get("/v1/deliveries", summary="List deliveries, newest first")
-def list_deliveries(uow: ReaderDep, user: UserDep, status: str | None = None,
+def list_deliveries(uow: ReaderDep, user: StaffDep, status: str | None = None,
                     lead_id: int | None = None, destination: str | None = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
                     before: int | None = None) -> dict[str, Any]:
@@ -58,13 +58,13 @@ def list_deliveries(uow: ReaderDep, user: UserDep, status: str | None = None,
 
 
 @router.get("/v1/deliveries/{delivery_id}", summary="One delivery with every attempt")
-def get_delivery(delivery_id: int, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def get_delivery(delivery_id: int, uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     user.require_manager()
     return deliveries.get_delivery(uow, delivery_id)
 
 
 @router.post("/v1/deliveries/{delivery_id}/retry", summary="Send a delivery again")
-def retry(delivery_id: int, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
+def retry(delivery_id: int, uow: UowDep, user: StaffDep, app: AppDep) -> dict[str, Any]:
     user.require_manager()
     d = deliveries.retry(uow, delivery_id, app.clock(), actor=user.actor)
     uow.commit()
@@ -73,7 +73,7 @@ def retry(delivery_id: int, uow: UowDep, user: UserDep, app: AppDep) -> dict[str
 
 
 @router.post("/v1/deliveries/{delivery_id}/discard", summary="Give up on a delivery")
-def discard(delivery_id: int, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
+def discard(delivery_id: int, uow: UowDep, user: StaffDep, app: AppDep) -> dict[str, Any]:
     user.require_manager()
     d = deliveries.discard(uow, delivery_id, app.clock(), actor=user.actor)
     uow.commit()

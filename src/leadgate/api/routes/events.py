@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from leadgate.api.deps import AppDep, UserDep
+from leadgate.api.deps import AppDep, StaffDep
 from leadgate.services.notify import Hub
 
 router = APIRouter(tags=["events"])
@@ -26,7 +26,7 @@ KEEPALIVE_SECONDS = 15.0
     responses={200: {"content": {"text/event-stream": {}},
                      "description": "An endless `text/event-stream`"}},
 )
-async def events(app: AppDep, user: UserDep) -> StreamingResponse:
+async def events(app: AppDep, user: StaffDep) -> StreamingResponse:
     """Server-sent events for the caller: an agent receives the notices about
     their own leads (`lead.assigned`), managers and admins every notice
     (`lead.assigned`, `lead.queued`). The stream opens with `event: ready`; a

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from leadgate.api import market_hook
-from leadgate.api.deps import AppDep, CallerDep, ReaderDep, UserDep, get_caller
+from leadgate.api.deps import AppDep, CallerDep, ReaderDep, StaffDep, get_caller
 from leadgate.api.errors import PROBLEM
 from leadgate.bootstrap import App
 from leadgate.domain.errors import Forbidden, MalformedRequest
@@ -132,7 +132,7 @@ router.add_api_route(
 @router.get("", summary="List leads")
 def list_leads(
     uow: ReaderDep,
-    user: UserDep,
+    user: StaffDep,
     status: str | None = None,
     campaign: str | None = None,
     source: str | None = None,
@@ -149,5 +149,5 @@ def list_leads(
 
 
 @router.get("/{lead_id}", summary="One lead with its timeline and decision trace")
-def get_lead(lead_id: int, uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def get_lead(lead_id: int, uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     return leads.lead_detail(uow, user, lead_id)

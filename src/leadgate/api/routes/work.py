@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from leadgate.api.deps import AppDep, ReaderDep, UowDep, UserDep
+from leadgate.api.deps import AppDep, ReaderDep, StaffDep, UowDep
 from leadgate.api.params import DbId
 from leadgate.services import inbox, offers, pull, reassign
 from leadgate.services.ingest import lead_summary
@@ -41,7 +41,7 @@ class ReleaseBody(BaseModel):
 
 
 @router.get("/v1/offers", summary="Pending offers: yours (reps) or anyone's (managers)")
-def list_offers(uow: ReaderDep, user: UserDep, status: str | None = "offered",
+def list_offers(uow: ReaderDep, user: StaffDep, status: str | None = "offered",
                 agent: str | None = None,
                 lead_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def _answer(offer: m.Offer, lead: m.Lead) -> dict[str, Any]:
 
 
 @router.post("/v1/offers/{offer_id}/accept", summary="Accept an offer before its deadline")
-def accept_offer(offer_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
+def accept_offer(offer_id: DbId, uow: UowDep, user: StaffDep, app: AppDep) -> dict[str, Any]:
     """The lead becomes yours (`assigned`). A shotgun offer is a claim: only the first
     wins, the others get 409 `already_claimed`."""
     now = app.clock()
@@ -69,7 +69,7 @@ def accept_offer(offer_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dic
 
 
 @router.post("/v1/offers/{offer_id}/decline", summary="Decline an offer")
-def decline_offer(offer_id: DbId, uow: UowDep, user: UserDep, app: AppDep,
+def decline_offer(offer_id: DbId, uow: UowDep, user: StaffDep, app: AppDep,
                   body: DeclineBody | None = None) -> dict[str, Any]:
     """A push offer goes at once to the next eligible rep (or escalates)."""
     now = app.clock()
@@ -83,7 +83,7 @@ def decline_offer(offer_id: DbId, uow: UowDep, user: UserDep, app: AppDep,
 
 
 @router.post("/v1/leads/{lead_id}/claim", summary="Claim a shotgun lead or a queued lead")
-def claim_lead(lead_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dict[str, Any]:
+def claim_lead(lead_id: DbId, uow: UowDep, user: StaffDep, app: AppDep) -> dict[str, Any]:
     """A lead offered to you by a shotgun (first claim wins; the others get 409
     `already_claimed`), or a lead of a selective queue you may take from."""
     user.require_user()
@@ -101,7 +101,7 @@ def claim_lead(lead_id: DbId, uow: UowDep, user: UserDep, app: AppDep) -> dict[s
 
 
 @router.post("/v1/pull", summary="Take the next best lead of your pull queues")
-def pull_next(uow: UowDep, user: UserDep, app: AppDep,
+def pull_next(uow: UowDep, user: StaffDep, app: AppDep,
               body: PullBody | None = None) -> dict[str, Any]:
     """`{"lead": null}` when nothing is waiting; 409 `not_eligible` when you cannot take
     a lead now (away, outside hours, at a cap)."""
@@ -114,12 +114,12 @@ def pull_next(uow: UowDep, user: UserDep, app: AppDep,
 
 
 @router.get("/v1/queues", summary="The pull queues you may take from")
-def list_queues(uow: ReaderDep, user: UserDep) -> dict[str, Any]:
+def list_queues(uow: ReaderDep, user: StaffDep) -> dict[str, Any]:
     return {"items": [q.to_dict() for q in pull.my_queues(uow, user)]}
 
 
 @router.get("/v1/queues/{name}", summary="Preview a selective queue")
-def preview_queue(name: str, uow: ReaderDep, user: UserDep, app: AppDep,
+def preview_queue(name: str, uow: ReaderDep, user: StaffDep, app: AppDep,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """The leads of the queue you may take, in the queue's order (a blind queue is
     for managers only: reps pull from it)."""
@@ -127,7 +127,7 @@ def preview_queue(name: str, uow: ReaderDep, user: UserDep, app: AppDep,
 
 
 @router.post("/v1/leads/{lead_id}/reassign", summary="Reassign a lead (managers)")
-def reassign_lead(lead_id: DbId, body: ReassignBody, uow: UowDep, user: UserDep,
+def reassign_lead(lead_id: DbId, body: ReassignBody, uow: UowDep, user: StaffDep,
                   app: AppDep) -> dict[str, Any]:
     """To another agent (assigned at once) or a queue, with a reason; audited. The
     flow's rotation is not moved."""
@@ -142,7 +142,7 @@ def reassign_lead(lead_id: DbId, body: ReassignBody, uow: UowDep, user: UserDep,
 
 
 @router.post("/v1/leads/{lead_id}/release", summary="Hand a lead back to its queue")
-def release_lead(lead_id: DbId, uow: UowDep, user: UserDep, app: AppDep,
+def release_lead(lead_id: DbId, uow: UowDep, user: StaffDep, app: AppDep,
                  body: ReleaseBody | None = None) -> dict[str, Any]:
     """The assignee (or a manager) puts an assigned lead back in the queue it was
     pulled from (`unassigned` otherwise); audited."""
