@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import random
@@ -68,10 +69,10 @@ from report import write_section  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 from tests.conftest import apply_setup  # noqa: E402
 
-from leadgate.bootstrap import App, bootstrap  # noqa: E402
+from leadgate.bootstrap import App, bootstrap, freeze_heap  # noqa: E402
 from leadgate.config import Settings  # noqa: E402
-from leadgate.services import jobs  # noqa: E402
 from leadgate.delivery.market import pinger  # noqa: E402
+from leadgate.services import jobs  # noqa: E402
 from leadgate.services.ingest import ingest_lead  # noqa: E402
 from leadgate.store import market as mk  # noqa: E402
 from leadgate.store import models as m  # noqa: E402
@@ -269,6 +270,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # the pinger's event loop thread (started by the first ping) and its CPU clock
         ping_cpu = PingerCpu()
+        if args.gc_freeze:  # what the worker command does after starting up
+            freeze_heap()
+        pauses = GcPauses()
         loop_prof = cProfile.Profile() if args.cprofile else None
         if loop_prof is not None:  # the pinger's event loop thread, profiled in place
             on_loop(loop_prof.enable)
@@ -280,6 +284,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             t.join()
         drain_s = time.perf_counter() - start
         pinger_cpu_ms = ping_cpu.used_ms()
+        pauses.stop()
         if loop_prof is not None:
             on_loop(loop_prof.disable)
             loop_prof.dump_stats(args.cprofile + ".pinger")
@@ -327,9 +332,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu": {p: pct(cpu, p) for p in (50, 90, 99)} | {"mean": statistics.fmean(cpu)},
             "no_answer_per_auction": late / max(1, len(wall)),
             "pinger_cpu_per_auction": pinger_cpu_ms / max(1, len(walls)),
+            "gc": pauses.summary(), "gc_freeze": args.gc_freeze,
             "statements": ({p: pct(counts, p) for p in (0, 50, 100)} if counts else None),
             "one_auction": (statements[max(kept)] if statements and kept else None),
             "load": os.getloadavg()[0]}
+
+
+class GcPauses:
+    """The cyclic garbage collector's pauses during the drain (every thread waits for
+    the interpreter lock while one collects), per generation."""
+
+    def __init__(self) -> None:
+        self.ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.ms[info["generation"]].append((time.perf_counter() - self._t0) * 1000)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._cb)
+
+    def summary(self) -> dict[int, tuple[int, float, float]]:
+        """generation -> (collections, total ms, longest ms)"""
+        return {g: (len(v), sum(v), max(v, default=0.0)) for g, v in self.ms.items()}
 
 
 def on_loop(fn: Any) -> None:
@@ -389,6 +418,10 @@ def render(r: dict[str, Any], summary: bool = False) -> str:
         f"| buyers not answering within the timeout, per auction | "
         f"{r['no_answer_per_auction']:.1f} of 20 |",
     ]
+    gcs = r["gc"]
+    rows.append("| garbage collector pauses in the run (gen 0 / 1 / 2: count, longest) | "
+                + " / ".join(f"{gcs[g][0]}, {gcs[g][2]:.1f} ms" for g in (0, 1, 2))
+                + (" (heap frozen after start-up)" if r["gc_freeze"] else "") + " |")
     if r["statements"]:
         st = r["statements"]
         rows.append(f"| statements per auction (BEGINs included), p50 (min..max) | "
@@ -432,6 +465,9 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=3,
                    help="first jobs left out of the figures (cold caches)")
     p.add_argument("--cprofile", metavar="FILE", help="profile the worker threads' jobs")
+    p.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                   help="freeze the start-up heap out of the garbage collector, as the "
+                        "worker command does (--no-gc-freeze: as before)")
     p.add_argument("--show-statements", action="store_true",
                    help="count the SQL statements per auction and print one auction's")
     args = p.parse_args()

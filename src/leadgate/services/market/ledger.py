@@ -192,10 +192,10 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
         with s.begin_nested():
             # the sale row first: a twin job selling the same lead to the same buyer
             # waits here holding nothing, then fails on the unique (lead, buyer) key
-            sale_id = s.execute(insert(SALES).values(
-                lead_id=lead_id, buyer_key=buyer.key, method=method, price=p, payout=pay,
-                exclusive=buyer.exclusive, bid_id=bid_id, status="pending", sold_at=now,
-            )).inserted_primary_key[0]
+            sale_id = s.execute(_NEW_SALE, {
+                "lead_id": lead_id, "buyer_key": buyer.key, "method": method, "price": p,
+                "payout": pay, "exclusive": buyer.exclusive, "bid_id": bid_id,
+                "status": "pending", "sold_at": now}).inserted_primary_key[0]
             if _rows(s.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
                                            "b_now": now})) != 1:
                 raise Refused("sold_out")
@@ -215,6 +215,8 @@ def settle(uow: UnitOfWork, sale: Reserved, external_id: str | None) -> bool:
     return _rows(uow.session.execute(_SETTLE, {"b_id": sale.id, "b_x": external_id})) == 1
 
 
+#: the pending sale's row (built once: the values are bound per sale)
+_NEW_SALE = insert(SALES)
 _SETTLE = update(SALES).where(SALES.c.id == bindparam("b_id"),
                               SALES.c.status == "pending").values(
     status="sold", external_id=bindparam("b_x", type_=SALES.c.external_id.type))

@@ -37,10 +37,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from leadgate.delivery.base import Outcome, Spec
 from leadgate.delivery.market import PingRequest, pinger
@@ -339,7 +340,9 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
             sold.view = deliveries.lead_view(lead, None)
         view = sold.view | {"delivery_id": did, "idempotency_key": key, "bid_id": bid_id,
                             "price": show(price), "buyer": buyer.key}
-        outcome, seen, started, ms = deliveries._send(spec, view, now, batch=None)
+        outcome, seen, started, ms = deliveries._send(
+            spec, view, now, batch=None,
+            http=deliveries.http_client_for(spec.config.get("url")))
         deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
         uow.session.execute(_POSTED, {
             "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
@@ -367,16 +370,29 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
     ledger.count_all(uow, sold.counts)
     if sold.buyer is None and sales:
         # a twin job (a redelivered one) sold it meanwhile: it stays sold
-        lead.status, lead.queue = "sold", None
+        _set_status(uow, lead, "sold", None)
         return
     if sold.buyer is not None:
-        lead.status, lead.queue = "sold", None
-        timeline.record(uow, lead, "sold", now, actor="market", method=sold.method,
-                        buyer=sold.buyer, price=show(sold.price),
-                        buyers=sold.also or [sold.buyer], trace=trace)
+        _set_status(uow, lead, "sold", None)
+        timeline.add(uow, lead.id, "sold", now, actor="market", method=sold.method,
+                     buyer=sold.buyer, price=show(sold.price),
+                     buyers=sold.also or [sold.buyer], trace=trace)
         return
     queue = str(payload.get("fallback") or "unassigned")
-    lead.status = "queued" if queue != "unassigned" else "unassigned"
-    lead.queue = queue
-    timeline.record(uow, lead, "unsold", now, actor="market", method=sold.method,
-                    queue=queue, trace=trace)
+    _set_status(uow, lead, "queued" if queue != "unassigned" else "unassigned", queue)
+    timeline.add(uow, lead.id, "unsold", now, actor="market", method=sold.method,
+                 queue=queue, trace=trace)
+
+
+_LEADS = cast(Table, m.Lead.__table__)
+_LEAD_STATUS = update(_LEADS).where(_LEADS.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), queue=bindparam("b_queue"))
+
+
+def _set_status(uow: UnitOfWork, lead: m.Lead, status: str, queue: str | None) -> None:
+    """The lead's status and queue: one Core UPDATE (no ORM flush at the commit); the
+    loaded lead shows the new values as if read back."""
+    uow.session.execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
+                                       "b_queue": queue})
+    set_committed_value(lead, "status", status)
+    set_committed_value(lead, "queue", queue)
