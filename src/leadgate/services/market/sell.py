@@ -61,7 +61,7 @@ from leadgate.domain.routing.durations import parse_duration
 from leadgate.services import deliveries, jobs, snapshot, timeline
 from leadgate.services.market import ledger
 from leadgate.services.market.queue import JOB
-from leadgate.services.market.settings import MarketSettings, current
+from leadgate.services.market.settings import MarketSettings
 from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -97,8 +97,8 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     target = dict(payload.get("target") or {})
     method = str(target.get("method"))
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
-    settings = current(uow)
-    cfg = snapshot.market(s)  # buyers and destinations, read once per config version
+    cfg = snapshot.market(s)  # buyers, destinations, settings: once per config version
+    settings: MarketSettings = cfg.settings
     buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
     # written with the lead by capture; a lead routed to sale later gets it here
     ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
@@ -188,6 +188,8 @@ def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                                  settings.margin.payout(sale.price), now,
                                  method="sell_weighted")
         except ledger.Refused as exc:
+            # no commit even if the refusal left the lead's row locked: the state row's
+            # lock must last to the end (a twin job waits on it before the lead's row)
             refused[buyer.key] = exc.code
             sold.trace.setdefault("refused", {}).update(refused)
             continue
@@ -319,6 +321,8 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
         sale = ledger.reserve(uow, buyer, lead.id, price, payout, now, method=method,
                               bid_id=bid_id, held=sold.held)
     except ledger.Refused as exc:
+        if exc.locked:  # the lead's row stays locked till the end of the transaction
+            uow.commit()
         return line | {"result": "refused", "reason": exc.code}
     first = buyer.destinations[0] if buyer.destinations else None
     spec = None if first is None else dests.get(first)
