@@ -13,7 +13,8 @@ two conditional UPDATEs in one transaction::
        AND (day_start <> :day OR day_spent + :price <= :daily_budget) ...
 
 after inserting the ``sales`` row (unique per lead and buyer). Either UPDATE matching no
-row refuses the sale (the savepoint is rolled back). Every sale takes its locks in the
+row refuses the sale (compensating statements take back what the reservation wrote, in
+the same transaction: see :func:`reserve`). Every sale takes its locks in the
 same order (sale key, lead, buyer), so concurrent sales never deadlock. On PostgreSQL
 the row lock taken by an UPDATE makes a concurrent sale of the same buyer wait and
 re-check the WHERE against the committed counts, so two processes can never push a
