@@ -272,6 +272,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ping_cpu = PingerCpu()
         if args.gc_freeze:  # what the worker command does after starting up
             freeze_heap()
+        if args.gc_off:  # a diagnosis: is what is left above the timeout the collector?
+            gc.disable()
         pauses = GcPauses()
         loop_prof = cProfile.Profile() if args.cprofile else None
         if loop_prof is not None:  # the pinger's event loop thread, profiled in place
@@ -285,6 +287,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         drain_s = time.perf_counter() - start
         pinger_cpu_ms = ping_cpu.used_ms()
         pauses.stop()
+        gc.enable()
         if loop_prof is not None:
             on_loop(loop_prof.disable)
             loop_prof.dump_stats(args.cprofile + ".pinger")
@@ -332,7 +335,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu": {p: pct(cpu, p) for p in (50, 90, 99)} | {"mean": statistics.fmean(cpu)},
             "no_answer_per_auction": late / max(1, len(wall)),
             "pinger_cpu_per_auction": pinger_cpu_ms / max(1, len(walls)),
-            "gc": pauses.summary(), "gc_freeze": args.gc_freeze,
+            "gc": pauses.summary(), "gc_freeze": args.gc_freeze, "gc_off": args.gc_off,
             "statements": ({p: pct(counts, p) for p in (0, 50, 100)} if counts else None),
             "one_auction": (statements[max(kept)] if statements and kept else None),
             "load": os.getloadavg()[0]}
@@ -421,7 +424,8 @@ def render(r: dict[str, Any], summary: bool = False) -> str:
     gcs = r["gc"]
     rows.append("| garbage collector pauses in the run (gen 0 / 1 / 2: count, longest) | "
                 + " / ".join(f"{gcs[g][0]}, {gcs[g][2]:.1f} ms" for g in (0, 1, 2))
-                + (" (heap frozen after start-up)" if r["gc_freeze"] else "") + " |")
+                + (" (heap frozen after start-up)" if r["gc_freeze"] else "")
+                + (" (collector off during the jobs)" if r["gc_off"] else "") + " |")
     if r["statements"]:
         st = r["statements"]
         rows.append(f"| statements per auction (BEGINs included), p50 (min..max) | "
@@ -468,6 +472,8 @@ def main() -> None:
     p.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
                    help="freeze the start-up heap out of the garbage collector, as the "
                         "worker command does (--no-gc-freeze: as before)")
+    p.add_argument("--gc-off", action="store_true",
+                   help="diagnosis: no cyclic garbage collection during the jobs")
     p.add_argument("--show-statements", action="store_true",
                    help="count the SQL statements per auction and print one auction's")
     args = p.parse_args()
