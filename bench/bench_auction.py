@@ -1,7 +1,15 @@
 """Ping post auction benchmark: 20 local buyer servers with random latency.
 
     .venv/bin/python bench/bench_auction.py [--auctions 300] [--threads 8]
-        [--timeout-ms 750] [--db sqlite|postgresql] [--no-write]
+        [--timeout-ms 750] [--db sqlite|postgresql] [--no-write] [--summary]
+        [--warmup 3] [--cprofile FILE] [--show-statements]
+
+``--summary`` prints the figures only (and writes nothing); ``--cprofile FILE``
+profiles the worker threads' jobs (one profile each, merged into FILE, readable with
+``python -m pstats FILE``); ``--show-statements`` prints the SQL statements of one
+auction and the count per auction (counted per worker thread with a
+``before_cursor_execute`` listener, BEGINs included). The first ``--warmup`` jobs
+(cold caches and connections) are left out of the figures.
 
 What runs (all on this machine, 127.0.0.1 only):
 
@@ -26,7 +34,10 @@ Measured per auction (from the trace each sale stores and the bench's own clock)
 - leadgate's own overhead = wall time - ping phase - the post to the winner (HTTP
   round trip to the local buyer, ``posts[].ms``): loading the lead and buyers'
   loads, deciding, reserving the sale (cap, budget, exclusivity) and committing the
-  sale, the trace and the timeline.
+  sale, the trace and the timeline;
+- CPU: ``time.thread_time()`` of the worker thread around each job, and the CPU time
+  of the pinger's event loop thread over the whole drain, per auction;
+- statements sent to the database per auction (BEGINs included).
 
 Auctions per second = auctions / wall time of the drain phase.
 """
@@ -34,6 +45,8 @@ Auctions per second = auctions / wall time of the drain phase.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import gc
 import json
 import os
 import random
@@ -53,11 +66,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from report import write_section  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 from tests.conftest import apply_setup  # noqa: E402
 
-from leadgate.bootstrap import App, bootstrap  # noqa: E402
+from leadgate.bootstrap import App, bootstrap, freeze_heap  # noqa: E402
 from leadgate.config import Settings  # noqa: E402
+from leadgate.delivery.market import pinger  # noqa: E402
 from leadgate.services import jobs  # noqa: E402
 from leadgate.services.ingest import ingest_lead  # noqa: E402
 from leadgate.store import market as mk  # noqa: E402
@@ -208,22 +222,62 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             assert res.status_code == 201, res.body
         walls: dict[int, float] = {}
         cpus: dict[int, float] = {}
+        statements: dict[int, list[str]] = {}
+        profiles: list[cProfile.Profile] = []
         lock = threading.Lock()
+        local = threading.local()
+
+        def count(conn: Any, cursor: Any, stmt: str, *rest: Any) -> None:
+            seen = getattr(local, "seen", None)
+            if seen is not None:
+                seen.append(stmt)
+
+        def on_begin(conn: Any) -> None:  # psycopg's BEGIN is not a cursor execute
+            count(conn, None, "BEGIN (implicit)")
+
+        # SQLite's BEGIN is sent by leadgate itself (store/db.py): the listener sees it
+        implicit_begin = app.engine.dialect.name != "sqlite"
+        if args.show_statements:
+            event.listen(app.engine, "before_cursor_execute", count)
+            if implicit_begin:
+                event.listen(app.engine, "begin", on_begin)
 
         def worker() -> None:
+            prof = cProfile.Profile() if args.cprofile else None
             while True:
                 with app.uow() as uow:
                     ids = jobs.claim(uow, app.clock(), limit=1)
                 if not ids:
-                    return
+                    break
+                local.seen = [] if args.show_statements else None
+                if prof is not None:
+                    prof.enable()
                 t0, c0 = time.perf_counter(), time.thread_time()
                 status = jobs.run_one(app.uow, ids[0], app.clock)
+                c1, t1 = time.thread_time(), time.perf_counter()
+                seen, local.seen = local.seen, None  # the next claim is not the job's
+                if prof is not None:
+                    prof.disable()
                 with lock:
-                    walls[ids[0]] = (time.perf_counter() - t0) * 1000
-                    cpus[ids[0]] = (time.thread_time() - c0) * 1000
+                    walls[ids[0]] = (t1 - t0) * 1000
+                    cpus[ids[0]] = (c1 - c0) * 1000
+                    if seen is not None:
+                        statements[ids[0]] = seen
                 assert status == "done", status
+            if prof is not None:
+                with lock:
+                    profiles.append(prof)
 
-        # warm the pinger's connections and the caches with one auction first
+        # the pinger's event loop thread (started by the first ping) and its CPU clock
+        ping_cpu = PingerCpu()
+        if args.gc_freeze:  # what the worker command does after starting up
+            freeze_heap()
+        if args.gc_off:  # a diagnosis: is what is left above the timeout the collector?
+            gc.disable()
+        pauses = GcPauses()
+        loop_prof = cProfile.Profile() if args.cprofile else None
+        if loop_prof is not None:  # the pinger's event loop thread, profiled in place
+            on_loop(loop_prof.enable)
         start = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(args.threads)]
         for t in threads:
@@ -231,23 +285,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for t in threads:
             t.join()
         drain_s = time.perf_counter() - start
+        pinger_cpu_ms = ping_cpu.used_ms()
+        pauses.stop()
+        gc.enable()
+        if loop_prof is not None:
+            on_loop(loop_prof.disable)
+            loop_prof.dump_stats(args.cprofile + ".pinger")
+        if args.show_statements:
+            event.remove(app.engine, "before_cursor_execute", count)
+            if implicit_begin:
+                event.remove(app.engine, "begin", on_begin)
+        if profiles:
+            import pstats
+
+            stats = pstats.Stats(profiles[0])
+            for prof in profiles[1:]:
+                stats.add(prof)
+            stats.dump_stats(args.cprofile)
         with app.reader() as uow:
             rows = list(uow.session.scalars(select(mk.MarketLead)))
             traces = {r.lead_id: r.trace for r in rows}
             sold = sum(1 for r in rows if r.sales)  # leads sold at least once
             jobs_by_lead = {j.payload["lead_id"]: j.id for j in uow.session.scalars(
                 select(m.Job).where(m.Job.kind == "lead.sell"))}
-    ping, over, wall, cpu, late = [], [], [], [], 0
+    ping, over, wall, cpu, late, counts = [], [], [], [], 0, []
+    kept = set(sorted(walls)[args.warmup:])
     for lead_id, trace in traces.items():
         if not trace:
             continue
-        w = walls.get(jobs_by_lead[lead_id])
-        if w is None:
+        job = jobs_by_lead[lead_id]
+        w = walls.get(job)
+        if w is None or job not in kept:
             continue
+        if job in statements:
+            counts.append(len(statements[job]))
         post_ms = sum(float(p.get("ms") or 0) for p in trace.get("posts") or [])
         ping.append(float(trace["ping_ms"]))
         wall.append(w)
-        cpu.append(cpus[jobs_by_lead[lead_id]])
+        cpu.append(cpus[job])
         over.append(w - float(trace["ping_ms"]) - post_ms)
         late += sum(1 for b in trace["buyers"] if b["status"] == "no_answer")
     return {"auctions": len(wall), "sold": sold, "threads": args.threads,
@@ -259,10 +334,71 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         {"mean": statistics.fmean(over)},
             "cpu": {p: pct(cpu, p) for p in (50, 90, 99)} | {"mean": statistics.fmean(cpu)},
             "no_answer_per_auction": late / max(1, len(wall)),
+            "pinger_cpu_per_auction": pinger_cpu_ms / max(1, len(walls)),
+            "gc": pauses.summary(), "gc_freeze": args.gc_freeze, "gc_off": args.gc_off,
+            "statements": ({p: pct(counts, p) for p in (0, 50, 100)} if counts else None),
+            "one_auction": (statements[max(kept)] if statements and kept else None),
             "load": os.getloadavg()[0]}
 
 
-def render(r: dict[str, Any]) -> str:
+class GcPauses:
+    """The cyclic garbage collector's pauses during the drain (every thread waits for
+    the interpreter lock while one collects), per generation."""
+
+    def __init__(self) -> None:
+        self.ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.ms[info["generation"]].append((time.perf_counter() - self._t0) * 1000)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._cb)
+
+    def summary(self) -> dict[int, tuple[int, float, float]]:
+        """generation -> (collections, total ms, longest ms)"""
+        return {g: (len(v), sum(v), max(v, default=0.0)) for g, v in self.ms.items()}
+
+
+def on_loop(fn: Any) -> None:
+    """Run ``fn`` in the pinger's event loop thread and wait for it."""
+    import asyncio
+
+    async def call() -> None:
+        fn()
+
+    asyncio.run_coroutine_threadsafe(call(), pinger()._start()).result(10)
+
+
+class PingerCpu:
+    """CPU time of the pinger's event loop thread (started here if not yet running)."""
+
+    def __init__(self) -> None:
+        pinger()._start()
+        self.thread = next(t for t in threading.enumerate() if t.name == "leadgate-pinger")
+        self.start = self._now()
+
+    def _now(self) -> float:
+        ident = self.thread.native_id
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self.thread.ident or 0))
+        except (AttributeError, OSError):  # not Linux: /proc, or nothing
+            try:
+                stat = Path(f"/proc/self/task/{ident}/stat").read_text().rsplit(")", 1)[1]
+                f = stat.split()
+                return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                return 0.0
+
+    def used_ms(self) -> float:
+        return (self._now() - self.start) * 1000
+
+
+def render(r: dict[str, Any], summary: bool = False) -> str:
     t = r["timeout_ms"]
     p, o, w, c = r["ping"], r["overhead"], r["wall"], r["cpu"]
     rows = [
@@ -280,9 +416,22 @@ def render(r: dict[str, Any]) -> str:
         f"| CPU time of the worker thread per auction (post included), p50 | "
         f"**{c[50]:.2f} ms** |",
         f"| p90 / p99 / mean | {c[90]:.2f} / {c[99]:.2f} / {c['mean']:.2f} ms |",
+        f"| CPU time of the pinger's event loop thread per auction | "
+        f"{r['pinger_cpu_per_auction']:.2f} ms |",
         f"| buyers not answering within the timeout, per auction | "
         f"{r['no_answer_per_auction']:.1f} of 20 |",
     ]
+    gcs = r["gc"]
+    rows.append("| garbage collector pauses in the run (gen 0 / 1 / 2: count, longest) | "
+                + " / ".join(f"{gcs[g][0]}, {gcs[g][2]:.1f} ms" for g in (0, 1, 2))
+                + (" (heap frozen after start-up)" if r["gc_freeze"] else "")
+                + (" (collector off during the jobs)" if r["gc_off"] else "") + " |")
+    if r["statements"]:
+        st = r["statements"]
+        rows.append(f"| statements per auction (BEGINs included), p50 (min..max) | "
+                    f"{st[50]} ({st[0]}..{st[100]}) |")
+    if summary:
+        return "\n".join(rows) + "\n"
     return (
         f"{'SQLite file' if r['db'] == 'sqlite' else 'PostgreSQL 127.0.0.1'}, a fresh "
         "database; 20 `price: bid` buyers, each its own HTTP server (asyncio, in a child "
@@ -315,11 +464,30 @@ def main() -> None:
     p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-write", action="store_true", help="print, do not touch the docs")
+    p.add_argument("--summary", action="store_true",
+                   help="print the figures only (implies --no-write)")
+    p.add_argument("--warmup", type=int, default=3,
+                   help="first jobs left out of the figures (cold caches)")
+    p.add_argument("--cprofile", metavar="FILE", help="profile the worker threads' jobs")
+    p.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                   help="freeze the start-up heap out of the garbage collector, as the "
+                        "worker command does (--no-gc-freeze: as before)")
+    p.add_argument("--gc-off", action="store_true",
+                   help="diagnosis: no cyclic garbage collection during the jobs")
+    p.add_argument("--show-statements", action="store_true",
+                   help="count the SQL statements per auction and print one auction's")
     args = p.parse_args()
     result = run(args)
-    body = render(result)
+    body = render(result, summary=args.summary)
     print(body)
-    if not args.no_write:
+    if args.show_statements and result["one_auction"]:
+        print(f"one auction's {len(result['one_auction'])} statements:")
+        for stmt in result["one_auction"]:
+            print("  " + " ".join(stmt.split())[:160])
+    if args.cprofile:
+        print(f"profiles written to {args.cprofile} (worker threads) and "
+              f"{args.cprofile}.pinger (the pinger's event loop)")
+    if not args.no_write and not args.summary:
         command = "python bench/bench_auction.py " + " ".join(sys.argv[1:])
         write_section(TITLE, command.strip(), body)
         print("written to docs/benchmarks.md")

@@ -20,6 +20,16 @@ from leadgate.store.uow import UnitOfWork
 Clock = Callable[[], datetime]
 
 
+def freeze_heap() -> None:
+    """After start-up: collect once, then freeze everything made so far (modules, the
+    app, cached configuration) out of the cyclic garbage collector, so a full
+    collection no longer walks it (``serve`` and ``worker`` call this)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

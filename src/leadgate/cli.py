@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from leadgate.bootstrap import App, bootstrap
+from leadgate.bootstrap import App, bootstrap, freeze_heap
 from leadgate.config import Settings
 from leadgate.domain.errors import InvalidConfig, LeadgateError
 
@@ -153,8 +152,7 @@ def serve(db: DbOpt = None,
     # long as the process: frozen out of the cyclic garbage collector, a full
     # collection no longer walks it. Measured under load on SQLite: full collections
     # of 110-235 ms (the p99 of capture) became 15-25 ms; p99 297 -> 88 ms.
-    gc.collect()
-    gc.freeze()
+    freeze_heap()
     out.print(f"leadgate serving on http://{host}:{port} (database: {app.engine.url.drivername})")
     uvicorn.run(api, host=host, port=port, **UVICORN)
 
@@ -181,6 +179,9 @@ def worker(db: DbOpt = None,
     w = Worker(app.uow, app.clock, event, app.settings.worker_poll_seconds,
                periodic=[(handlers.RETRY_EVERY_SECONDS, handlers.schedule_queue_retry)],
                threads=n)
+    # as serve: the start-up heap frozen out of the garbage collector, so a full
+    # collection (every job thread and the pinger's event loop wait for it) is short
+    freeze_heap()
     with contextlib.suppress(KeyboardInterrupt):
         w.run_forever()
 

@@ -76,6 +76,8 @@ class Pinger:
         self._transport = transport
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[str, httpx.AsyncClient] = {}
+        #: a ping URL (as configured) -> its host's client and the URL parsed once
+        self._targets: dict[str, tuple[httpx.AsyncClient, httpx.URL]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._lock = threading.Lock()
 
@@ -91,9 +93,17 @@ class Pinger:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._start()).result()
 
-    def _http(self, url: str) -> httpx.AsyncClient:
-        origin = httpx.URL(url).copy_with(path="/", query=None, fragment=None)
-        key = str(origin)
+    def _target(self, url: str) -> tuple[httpx.AsyncClient, httpx.URL]:
+        """The client of ``url``'s host and ``url`` parsed: both made once per URL (a
+        ping URL is the buyer's configured one, so parsing it on every ping is waste)."""
+        got = self._targets.get(url)
+        if got is None:
+            parsed = httpx.URL(url)
+            got = self._targets[url] = (self._http(parsed), parsed)
+        return got
+
+    def _http(self, url: httpx.URL) -> httpx.AsyncClient:
+        key = str(url.copy_with(path="/", query=None, fragment=None))
         client = self._clients.get(key)
         if client is None:
             if self._ssl is None:  # made once: loading the CA bundle takes ~40 ms
@@ -120,14 +130,14 @@ class Pinger:
 
     async def _one(self, r: PingRequest, t0: float, timeout: float) -> PingAnswer:
         req = build(r.config, r.view)
-        client = self._http(req["url"])
+        client, url = self._target(req["url"])
         headers = dict(req["headers"])
         headers.update(auth_headers(r.config))
         if r.config.get("sign"):
             headers.update(signing.sign_headers(r.config["sign"], str(r.view.get("ping_ref")),
                                                 datetime.now(UTC), req["body"]))
         try:
-            resp = await client.request(req["method"], req["url"], headers=headers,
+            resp = await client.request(req["method"], url, headers=headers,
                                         content=req["body"].encode(), timeout=timeout)
         except httpx.HTTPError as exc:
             return PingAnswer(r.buyer, Outcome("error", f"{type(exc).__name__}: {exc}"),
@@ -142,7 +152,7 @@ class Pinger:
         for client in clients:
             asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
-        self._loop, self._clients = None, {}
+        self._loop, self._clients, self._targets = None, {}, {}
 
 
 _pinger = Pinger()

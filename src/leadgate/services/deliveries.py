@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import ssl
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -77,6 +78,12 @@ _client_lock = threading.Lock()
 rand: Callable[[], float] = random.random
 
 
+#: one client per buyer host for the marketplace's posts (see :func:`http_client_for`)
+_host_clients: dict[str, httpx.Client] = {}
+_injected = False
+_ssl: ssl.SSLContext | None = None
+
+
 def http_client() -> httpx.Client:
     global _client
     with _client_lock:
@@ -86,6 +93,30 @@ def http_client() -> httpx.Client:
         return _client
 
 
+def http_client_for(url: str | None) -> httpx.Client:
+    """The client for posts to ``url``'s host: one per host (scheme, host, port), kept
+    for the process, all sharing one TLS context. A pool per host keeps the connection
+    pool's bookkeeping (done over every connection it holds, on every request) to that
+    host's few connections. A client set by :func:`set_http_client` (tests) serves
+    every host."""
+    global _ssl
+    if url is None or _injected:
+        return http_client()
+    origin = url.split("/", 3)[:3]  # "https:", "", "host:port"
+    key = "/".join(origin)
+    client = _host_clients.get(key)
+    if client is None:
+        with _client_lock:
+            client = _host_clients.get(key)
+            if client is None:
+                if _ssl is None:  # loading the CA bundle takes tens of ms: once
+                    _ssl = ssl.create_default_context()
+                client = _host_clients[key] = httpx.Client(
+                    follow_redirects=False, verify=_ssl,
+                    limits=httpx.Limits(max_connections=100))
+    return client
+
+
 def close_connections() -> None:
     """Close the shared HTTP client's kept-alive connections and the pools of database
     destinations (``App.close()``); the next delivery opens new ones."""
@@ -93,17 +124,19 @@ def close_connections() -> None:
 
     global _client
     with _client_lock:
-        client, _client = _client, None
-    if client is not None:
+        clients = [c for c in (_client, *_host_clients.values()) if c is not None]
+        _client = None
+        _host_clients.clear()
+    for client in clients:
         client.close()
     dispose_engines()
 
 
 def set_http_client(client: httpx.Client | None) -> None:
     """Use ``client`` for HTTP destinations (tests pass one with a MockTransport)."""
-    global _client
+    global _client, _injected
     with _client_lock:
-        _client = client
+        _client, _injected = client, client is not None
 
 
 # --- destinations ---------------------------------------------------------------------
@@ -327,11 +360,11 @@ def run(uow: UnitOfWork, key: str, now: datetime) -> str:
     return d.status
 
 
-def _send(spec: Spec, view: Any, now: datetime, *,
-          batch: list[dict[str, Any]] | None) -> tuple[Outcome, Exchange, datetime, float]:
+def _send(spec: Spec, view: Any, now: datetime, *, batch: list[dict[str, Any]] | None,
+          http: httpx.Client | None = None) -> tuple[Outcome, Exchange, datetime, float]:
     import time
 
-    ctx = SendContext(http=http_client(), now=now, timeout=spec.common.timeout)
+    ctx = SendContext(http=http or http_client(), now=now, timeout=spec.common.timeout)
     t0 = time.monotonic()
     try:
         if batch is not None:

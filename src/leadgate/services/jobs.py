@@ -15,9 +15,9 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 
 from leadgate.store.models import Job
 from leadgate.store.uow import UnitOfWork
@@ -102,10 +102,8 @@ def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
             log.exception("job %s (%s) failed", job_id, kind)
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
-            job.status = "done"
-            job.finished_at = now
-            job.attempts += 1
-            job.locked_until = None
+            # one Core UPDATE, not an ORM flush of the job at the commit
+            uow.session.execute(_DONE, {"b_id": job_id, "b_now": now})
             uow.commit()
             return "done"
     # the handler's writes are discarded; record the failure in a fresh transaction
@@ -123,6 +121,12 @@ def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
             job.run_after = clock() + backoff(job.attempts)
         uow.commit()
         return job.status
+
+
+_JOBS = cast(Table, Job.__table__)
+_DONE = update(_JOBS).where(_JOBS.c.id == bindparam("b_id")).values(
+    status="done", attempts=_JOBS.c.attempts + 1, locked_until=None,
+    finished_at=bindparam("b_now", type_=_JOBS.c.finished_at.type))
 
 
 def drain(uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],

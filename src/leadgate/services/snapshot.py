@@ -199,12 +199,14 @@ def clear() -> None:
 # --- the marketplace: buyers and destinations ------------------------------------------
 @dataclass(frozen=True)
 class MarketConfig:
-    """Every buyer (parsed) and every active destination (parsed spec), as of the
-    ``market`` stamp (migration 0009: bumped by any change to buyers or destinations)."""
+    """Every buyer (parsed), every active destination (parsed spec) and the ``market:``
+    settings (parsed), as of the ``market`` stamp (bumped by any change to buyers or
+    destinations, migration 0009, or to the settings' row, migration 0010)."""
 
     version: tuple[int, int]
     buyers: dict[str, Any]
     destinations: dict[str, Any]
+    settings: Any = None  # services.market.settings.MarketSettings
 
 
 _market: dict[str, MarketConfig] = {}
@@ -214,6 +216,7 @@ def market(session: Session) -> MarketConfig:
     """The marketplace configuration: one small statement while nothing changed."""
     from leadgate.services import deliveries
     from leadgate.services.market.ledger import buyer_of
+    from leadgate.services.market.settings import CONFIG_KEY, parse_settings
     from leadgate.store import market as mk
 
     stamps = dict(session.execute(
@@ -227,7 +230,8 @@ def market(session: Session) -> MarketConfig:
     buyers = {r.key: buyer_of(r.spec) for r in session.scalars(select(mk.Buyer))}
     dests = {r.key: deliveries.spec_of(r) for r in session.scalars(select(m.Destination))
              if r.active}
-    got = MarketConfig(version, buyers, dests)
+    data = session.scalar(select(mk.MarketState.data).where(mk.MarketState.key == CONFIG_KEY))
+    got = MarketConfig(version, buyers, dests, parse_settings(data))
     with _lock:
         _market[key] = got
     return got

@@ -13,7 +13,8 @@ two conditional UPDATEs in one transaction::
        AND (day_start <> :day OR day_spent + :price <= :daily_budget) ...
 
 after inserting the ``sales`` row (unique per lead and buyer). Either UPDATE matching no
-row refuses the sale (the savepoint is rolled back). Every sale takes its locks in the
+row refuses the sale (compensating statements take back what the reservation wrote, in
+the same transaction: see :func:`reserve`). Every sale takes its locks in the
 same order (sale key, lead, buyer), so concurrent sales never deadlock. On PostgreSQL
 the row lock taken by an UPDATE makes a concurrent sale of the same buyer wait and
 re-check the WHERE against the committed counts, so two processes can never push a
@@ -43,11 +44,11 @@ from sqlalchemy import (
     case,
     delete,
     false,
-    insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.domain.market.amounts import CENT
@@ -149,11 +150,18 @@ def ensure_lead(uow: UnitOfWork, lead_id: int, source_key: str | None,
 
 
 class Refused(Exception):
-    """The sale would break a cap, a budget or the lead's exclusivity."""
+    """The sale would break a cap, a budget or the lead's exclusivity.
 
-    def __init__(self, code: str) -> None:
+    ``locked``: the refusal came after the lead's row was updated (and put back), so
+    on PostgreSQL the transaction still holds that row's lock, as a savepoint rolled
+    back would not have. A caller that goes on to another reservation and holds no
+    lock that must outlive it commits first, so every transaction keeps taking its
+    locks in the one order (sale key, lead, buyer)."""
+
+    def __init__(self, code: str, *, locked: bool = False) -> None:
         super().__init__(code)
         self.code = code
+        self.locked = locked
 
 
 @dataclass(frozen=True)
@@ -175,11 +183,16 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
             held: int = 0) -> Reserved:
     """Record a pending sale atomically with the cap, budget and exclusivity checks;
     raises :class:`Refused` (``sold_out``, ``capped``, ``already_sold_to_buyer``).
-    Three Core statements in a savepoint (the sale's INSERT and the two conditional
-    UPDATEs, each built once per buyer). ``held``: sales of this lead the caller's own
-    transaction already holds (settled, so no other worker can take them back): a
-    lower bound of the lead's count, so a buyer it already fills is refused
-    ``sold_out`` without the statements (the conditional UPDATE would refuse it)."""
+    Three Core statements, each built once (per buyer for the two conditional
+    UPDATEs): the sale's ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` and the
+    UPDATEs of the lead's and the buyer's rows. No savepoint (two statements and the
+    ORM's nested transaction per sale): a refusal undoes this call's writes with
+    compensating statements in the same transaction, so nothing of it is ever seen
+    by another worker (see :class:`Refused` for the lock it may leave). ``held``:
+    sales of this lead the caller's own transaction already holds (settled, so no
+    other worker can take them back): a lower bound of the lead's count, so a buyer
+    it already fills is refused ``sold_out`` without the statements (the conditional
+    UPDATE would refuse it)."""
     s = uow.session
     p, pay = cents(price), cents(payout)
     lead_stmt, load_stmt, limits = _statements(buyer)
@@ -188,24 +201,26 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
     if held and (buyer.exclusive or held >= buyer.max_sales):
         raise Refused("sold_out")
     starts = buyer_window_starts(buyer, now)
-    try:
-        with s.begin_nested():
-            # the sale row first: a twin job selling the same lead to the same buyer
-            # waits here holding nothing, then fails on the unique (lead, buyer) key
-            sale_id = s.execute(insert(SALES).values(
-                lead_id=lead_id, buyer_key=buyer.key, method=method, price=p, payout=pay,
-                exclusive=buyer.exclusive, bid_id=bid_id, status="pending", sold_at=now,
-            )).inserted_primary_key[0]
-            if _rows(s.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
-                                           "b_now": now})) != 1:
-                raise Refused("sold_out")
-            params: dict[str, Any] = {"b_key": buyer.key, "b_p": p, "b_now": now}
-            for w in WINDOWS:
-                params[f"b_{w}"] = starts[w]
-            if _rows(s.execute(load_stmt, params)) != 1:
-                raise Refused("capped")
-    except IntegrityError:
-        raise Refused("already_sold_to_buyer") from None
+    # the sale row first: a twin job selling the same lead to the same buyer waits here
+    # holding nothing, then inserts nothing (the unique (lead, buyer) key)
+    sale_id = s.execute(_new_sale(uow.dialect), {
+        "lead_id": lead_id, "buyer_key": buyer.key, "method": method, "price": p,
+        "payout": pay, "exclusive": buyer.exclusive, "bid_id": bid_id,
+        "status": "pending", "sold_at": now}).scalar()
+    if sale_id is None:
+        raise Refused("already_sold_to_buyer")
+    # no savepoint: a refusal takes back what this call wrote, statement by statement
+    if _rows(s.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
+                                   "b_now": now})) != 1:
+        s.execute(_DROP_SALE, {"b_id": sale_id})
+        raise Refused("sold_out")
+    params: dict[str, Any] = {"b_key": buyer.key, "b_p": p, "b_now": now}
+    for w in WINDOWS:
+        params[f"b_{w}"] = starts[w]
+    if _rows(s.execute(load_stmt, params)) != 1:
+        _undo_lead(uow, lead_id, p, pay, buyer.exclusive, now)
+        s.execute(_DROP_SALE, {"b_id": sale_id})
+        raise Refused("capped", locked=True)
     return Reserved(int(sale_id), lead_id, buyer.key, p, pay, buyer.exclusive, now, bid_id)
 
 
@@ -213,6 +228,18 @@ def settle(uow: UnitOfWork, sale: Reserved, external_id: str | None) -> bool:
     """Mark a reserved sale sold (the buyer took the lead); False if it was no longer
     pending (settled as lost meanwhile: see :func:`expire`)."""
     return _rows(uow.session.execute(_SETTLE, {"b_id": sale.id, "b_x": external_id})) == 1
+
+
+_NEW_SALE = {name: d.insert(SALES).on_conflict_do_nothing(
+    index_elements=[SALES.c.lead_id, SALES.c.buyer_key]).returning(SALES.c.id)
+    for name, d in (("postgresql", postgresql), ("sqlite", sqlite))}
+_DROP_SALE = delete(SALES).where(SALES.c.id == bindparam("b_id"))
+
+
+def _new_sale(dialect: str) -> Any:
+    """The pending sale's row: inserted unless the lead was sold to the buyer (built
+    once per dialect; the values are bound per sale)."""
+    return _NEW_SALE[dialect]
 
 
 _SETTLE = update(SALES).where(SALES.c.id == bindparam("b_id"),
@@ -293,6 +320,18 @@ def release(uow: UnitOfWork, buyer: Buyer, sale: Reserved, now: datetime) -> Non
     uow.session.execute(delete(SALES).where(SALES.c.id == sale.id))
 
 
+def _undo_lead(uow: UnitOfWork, lead_id: int, price: int, payout: int, exclusive: bool,
+               now: datetime) -> None:
+    """Take a sale back out of the lead's counters and money."""
+    lv: dict[str, Any] = {
+        "sales": LEADS.c.sales - 1, "revenue": LEADS.c.revenue - price,
+        "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost - payout),
+                     else_=LEADS.c.cost), "updated_at": now}
+    if exclusive:
+        lv["exclusive"] = False
+    uow.session.execute(update(LEADS).where(LEADS.c.lead_id == lead_id).values(**lv))
+
+
 def _undo(uow: UnitOfWork, buyer: Buyer, sale: Reserved | mk.Sale, now: datetime) -> None:
     """Take a reserved sale back out of the lead's and the buyer's counters."""
     s = uow.session
@@ -305,13 +344,7 @@ def _undo(uow: UnitOfWork, buyer: Buyer, sale: Reserved | mk.Sale, now: datetime
     for _key, (w, col) in _BUDGET_COLUMN.items():
         start = LOADS.c[f"{w}_start"]
         vals[col] = case((start == starts[w], LOADS.c[col] - sale.price), else_=LOADS.c[col])
-    lv: dict[str, Any] = {
-        "sales": LEADS.c.sales - 1, "revenue": LEADS.c.revenue - sale.price,
-        "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost - sale.payout),
-                     else_=LEADS.c.cost), "updated_at": now}
-    if sale.exclusive:
-        lv["exclusive"] = False
-    s.execute(update(LEADS).where(LEADS.c.lead_id == sale.lead_id).values(**lv))
+    _undo_lead(uow, sale.lead_id, sale.price, sale.payout, sale.exclusive, now)
     s.execute(update(LOADS).where(LOADS.c.buyer_key == buyer.key).values(**vals))
 
 

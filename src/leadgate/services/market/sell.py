@@ -38,10 +38,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from leadgate.delivery.base import Outcome, Spec
 from leadgate.delivery.market import PingRequest, pinger
@@ -61,7 +62,7 @@ from leadgate.domain.routing.durations import parse_duration
 from leadgate.services import deliveries, jobs, snapshot, timeline
 from leadgate.services.market import fallback, ledger
 from leadgate.services.market.queue import JOB
-from leadgate.services.market.settings import MarketSettings, current
+from leadgate.services.market.settings import MarketSettings
 from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -97,8 +98,8 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     target = dict(payload.get("target") or {})
     method = str(target.get("method"))
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
-    settings = current(uow)
-    cfg = snapshot.market(s)  # buyers and destinations, read once per config version
+    cfg = snapshot.market(s)  # buyers, destinations, settings: once per config version
+    settings: MarketSettings = cfg.settings
     buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
     # written with the lead by capture; a lead routed to sale later gets it here
     ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
@@ -188,6 +189,8 @@ def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                                  settings.margin.payout(sale.price), now,
                                  method="sell_weighted")
         except ledger.Refused as exc:
+            # no commit even if the refusal left the lead's row locked: the state row's
+            # lock must last to the end (a twin job waits on it before the lead's row)
             refused[buyer.key] = exc.code
             sold.trace.setdefault("refused", {}).update(refused)
             continue
@@ -319,6 +322,8 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
         sale = ledger.reserve(uow, buyer, lead.id, price, payout, now, method=method,
                               bid_id=bid_id, held=sold.held)
     except ledger.Refused as exc:
+        if exc.locked:  # the lead's row stays locked till the end of the transaction
+            uow.commit()
         return line | {"result": "refused", "reason": exc.code}
     first = buyer.destinations[0] if buyer.destinations else None
     spec = None if first is None else dests.get(first)
@@ -340,7 +345,9 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
             sold.view = deliveries.lead_view(lead, None)
         view = sold.view | {"delivery_id": did, "idempotency_key": key, "bid_id": bid_id,
                             "price": show(price), "buyer": buyer.key}
-        outcome, seen, started, ms = deliveries._send(spec, view, now, batch=None)
+        outcome, seen, started, ms = deliveries._send(
+            spec, view, now, batch=None,
+            http=deliveries.http_client_for(spec.config.get("url")))
         deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
         uow.session.execute(_POSTED, {
             "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
@@ -368,18 +375,31 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
     ledger.count_all(uow, sold.counts)
     if sold.buyer is None and sales:
         # a twin job (a redelivered one) sold it meanwhile: it stays sold
-        lead.status, lead.queue = "sold", None
+        _set_status(uow, lead, "sold", None)
         return
     if sold.buyer is not None:
-        lead.status, lead.queue = "sold", None
-        timeline.record(uow, lead, "sold", now, actor="market", method=sold.method,
-                        buyer=sold.buyer, price=show(sold.price),
-                        buyers=sold.also or [sold.buyer], trace=trace)
+        _set_status(uow, lead, "sold", None)
+        timeline.add(uow, lead.id, "sold", now, actor="market", method=sold.method,
+                     buyer=sold.buyer, price=show(sold.price),
+                     buyers=sold.also or [sold.buyer], trace=trace)
         return
     if fallback.route_unsold(uow, lead, payload, sold.method, trace, now):
         return  # the flow's fallback pool took it (or its queue, if nobody could)
     queue = str(payload.get("fallback") or "unassigned")
-    lead.status = "queued" if queue != "unassigned" else "unassigned"
-    lead.queue = queue
-    timeline.record(uow, lead, "unsold", now, actor="market", method=sold.method,
-                    queue=queue, trace=trace)
+    _set_status(uow, lead, "queued" if queue != "unassigned" else "unassigned", queue)
+    timeline.add(uow, lead.id, "unsold", now, actor="market", method=sold.method,
+                 queue=queue, trace=trace)
+
+
+_LEADS = cast(Table, m.Lead.__table__)
+_LEAD_STATUS = update(_LEADS).where(_LEADS.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), queue=bindparam("b_queue"))
+
+
+def _set_status(uow: UnitOfWork, lead: m.Lead, status: str, queue: str | None) -> None:
+    """The lead's status and queue: one Core UPDATE (no ORM flush at the commit); the
+    loaded lead shows the new values as if read back."""
+    uow.session.execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
+                                       "b_queue": queue})
+    set_committed_value(lead, "status", status)
+    set_committed_value(lead, "queue", queue)

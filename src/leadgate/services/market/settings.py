@@ -87,19 +87,14 @@ def parse_settings(data: Any, path: str = "market") -> MarketSettings:
     return MarketSettings(**kw)
 
 
-_cache: dict[str, MarketSettings] = {}
+#: the ``market_state`` row holding the settings
+CONFIG_KEY = "config"
 
 
 def current(uow: Any) -> MarketSettings:
-    """The stored ``market:`` settings (parsed once per content)."""
-    import json
+    """The stored ``market:`` settings, parsed once per configuration version (kept
+    with the buyers: ``services.snapshot.market``, one small statement)."""
+    from leadgate.services import snapshot
 
-    from leadgate.store.market import MarketState
-
-    row = uow.session.get(MarketState, "config")
-    data = row.data if row is not None else None
-    k = json.dumps(data, sort_keys=True, default=str)
-    got = _cache.get(k)
-    if got is None:
-        got = _cache[k] = parse_settings(data)
+    got: MarketSettings = snapshot.market(uow.session).settings
     return got

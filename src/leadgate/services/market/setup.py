@@ -11,12 +11,11 @@ from sqlalchemy import select
 
 from leadgate.domain.errors import InvalidConfig
 from leadgate.domain.market.buyer_config import parse_buyer
-from leadgate.services.market.settings import parse_settings
+from leadgate.services.market.settings import CONFIG_KEY, parse_settings
 from leadgate.store import market as mk
 from leadgate.store.uow import UnitOfWork
 
 Errors = list[tuple[str, str]]
-CONFIG_KEY = "config"
 
 
 def validate(buyers: Sequence[Mapping[str, Any]], market: Any,
