@@ -65,6 +65,17 @@ def client(app: App) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture
+def acme_token(app: App) -> str:
+    """An API token of acme's buyer user."""
+    with app.uow() as uow:
+        user = uow.session.scalar(select(m.User).where(m.User.email == "acme@example.com"))
+        assert user is not None
+        token = accounts.create_token(uow, user, "script", app.clock())
+        uow.commit()
+    return token
+
+
 def sales_of(app: App, buyer: str) -> list[int]:
     with app.reader() as uow:
         return list(uow.session.scalars(select(mk.Sale.id).where(mk.Sale.buyer_key == buyer)
@@ -167,26 +178,16 @@ def test_an_agent_has_no_purchases_page(client: TestClient) -> None:
                                   "/v1/leads/1", "/v1/flows", "/v1/vocabulary", "/v1/queues",
                                   "/v1/offers", "/v1/events", "/v1/deliveries",
                                   "/v1/suppressions", "/v1/buyers", "/v1/market/money"])
-def test_a_buyers_api_token_reaches_none_of_the_teams_data(client: TestClient, app: App,
-                                                           path: str) -> None:
-    with app.uow() as uow:
-        user = uow.session.scalar(select(m.User).where(m.User.email == "acme@example.com"))
-        assert user is not None
-        token = accounts.create_token(uow, user, "script", app.clock())
-        uow.commit()
-    r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+def test_a_buyers_api_token_reaches_none_of_the_teams_data(client: TestClient,
+                                                           acme_token: str, path: str) -> None:
+    r = client.get(path, headers={"Authorization": f"Bearer {acme_token}"})
     assert r.status_code == 403, (path, r.status_code, r.text[:200])
     assert "Agent One" not in r.text
 
 
-def test_a_buyers_api_token_has_its_purchases_returns_and_tokens(client: TestClient,
-                                                                 app: App) -> None:
-    with app.uow() as uow:
-        user = uow.session.scalar(select(m.User).where(m.User.email == "acme@example.com"))
-        assert user is not None
-        token = accounts.create_token(uow, user, "script", app.clock())
-        uow.commit()
-    auth = {"Authorization": f"Bearer {token}"}
+def test_a_buyers_api_token_has_its_purchases_returns_and_tokens(
+        client: TestClient, app: App, acme_token: str) -> None:
+    auth = {"Authorization": f"Bearer {acme_token}"}
     sales = client.get("/v1/sales", headers=auth)
     assert sales.status_code == 200
     assert [s["id"] for s in sales.json()["items"]] == sales_of(app, "acme")
