@@ -128,6 +128,7 @@ def test_a_buyer_returns_a_purchase_and_a_manager_reviews_it(client: TestClient,
                     data={"csrf_token": token, "reason": "disconnected"})
     assert r.status_code == 201 and 'id="return-done"' in r.text
     assert f"Return of sale {first}: approved" in r.text and "Credited 20.00" in r.text
+    assert "website" not in r.text  # the supplier (a source) is not the buyer's business
     assert f'id="sale-{first}"' in r.text and "returned" in r.text
     assert f'action="/console/purchases/{first}/return"' not in r.text  # no form now
     # posted again anyway: the rules refuse it, nothing is credited twice
@@ -191,6 +192,16 @@ def test_a_buyers_api_token_has_its_purchases_returns_and_tokens(
     sales = client.get("/v1/sales", headers=auth)
     assert sales.status_code == 200
     assert [s["id"] for s in sales.json()["items"]] == sales_of(app, "acme")
-    assert client.get("/v1/returns", headers=auth).status_code == 200
+    assert all("payout" not in s for s in sales.json()["items"])  # the supplier's share
+    first = sales.json()["items"][0]["id"]
+    made = client.post(f"/v1/sales/{first}/return", headers=auth,
+                       json={"reason": "disconnected"})
+    assert made.status_code == 201, made.text
+    assert made.json()["text"] == "credit 20.00 to acme" and "chargeback" not in made.json()
+    listed = client.get("/v1/returns", headers=auth)
+    assert listed.status_code == 200
+    assert [(x["sale_id"], x["text"]) for x in listed.json()["items"]] == [
+        (first, "credit 20.00 to acme")]
+    assert "website" not in listed.text
     assert client.get("/v1/tokens", headers=auth).status_code == 200
     assert client.get("/v1/me", headers=auth).json()["role"] == "buyer"

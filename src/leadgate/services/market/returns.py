@@ -54,13 +54,18 @@ def _visible_sale(uow: UnitOfWork, who: Principal, sale_id: int) -> mk.Sale:
     return row
 
 
-def sale_dict(row: mk.Sale) -> dict[str, Any]:
-    return {"id": row.id, "lead_id": row.lead_id, "buyer": row.buyer_key,
-            "method": row.method, "price": show(money(row.price)),
-            "payout": show(money(row.payout)), "exclusive": row.exclusive,
-            "bid_id": row.bid_id, "external_id": row.external_id, "status": row.status,
-            "sold_at": row.sold_at.isoformat(),
-            "returned_at": row.returned_at.isoformat() if row.returned_at else None}
+def sale_dict(row: mk.Sale, who: Principal | None = None) -> dict[str, Any]:
+    """A sale as the API and console show it; a buyer's user does not see the
+    supplier's payout (what the seller keeps is not the buyer's business)."""
+    out = {"id": row.id, "lead_id": row.lead_id, "buyer": row.buyer_key,
+           "method": row.method, "price": show(money(row.price)),
+           "payout": show(money(row.payout)), "exclusive": row.exclusive,
+           "bid_id": row.bid_id, "external_id": row.external_id, "status": row.status,
+           "sold_at": row.sold_at.isoformat(),
+           "returned_at": row.returned_at.isoformat() if row.returned_at else None}
+    if who is not None and not who.is_manager:
+        del out["payout"]
+    return out
 
 
 def list_sales(uow: UnitOfWork, who: Principal, *, buyer: str | None = None,
@@ -75,7 +80,7 @@ def list_sales(uow: UnitOfWork, who: Principal, *, buyer: str | None = None,
     elif buyer:
         q = q.where(mk.Sale.buyer_key == buyer)
     rows = uow.session.scalars(q.order_by(mk.Sale.id.desc()).limit(min(limit, 1000)))
-    return [sale_dict(r) for r in rows]
+    return [sale_dict(r, who) for r in rows]
 
 
 def buyer_rate(uow: UnitOfWork, buyer: str) -> float:
@@ -110,7 +115,7 @@ def request_return(uow: UnitOfWork, who: Principal, sale_id: int, reason: str,
     uow.session.add(ret)
     _carry_out(uow, row, ret, decision, now, who.actor)
     uow.commit()
-    return return_dict(ret)
+    return return_dict(ret, who)
 
 
 def review(uow: UnitOfWork, who: Principal, return_id: int, approve: bool, now: datetime,
@@ -140,7 +145,7 @@ def review(uow: UnitOfWork, who: Principal, return_id: int, approve: bool, now: 
     uow.session.refresh(ret)
     _carry_out(uow, row, ret, decision, now, who.actor)
     uow.commit()
-    return return_dict(ret)
+    return return_dict(ret, who)
 
 
 def _carry_out(uow: UnitOfWork, row: mk.Sale, ret: mk.SaleReturn, decision: ReturnDecision,
@@ -191,13 +196,21 @@ def refund_budget(uow: UnitOfWork, sale: mk.Sale, now: datetime) -> None:
                         .values(updated_at=now, **vals))
 
 
-def return_dict(r: mk.SaleReturn) -> dict[str, Any]:
-    return {"id": r.id, "sale_id": r.sale_id, "buyer": r.buyer_key, "reason": r.reason,
-            "note": r.note, "status": r.status, "code": r.code, "text": r.text,
-            "credit": show(money(r.credit)), "chargeback": show(money(r.chargeback)),
-            "requested_at": r.requested_at.isoformat(),
-            "decided_at": r.decided_at.isoformat() if r.decided_at else None,
-            "decided_by": r.decided_by}
+def return_dict(r: mk.SaleReturn, who: Principal | None = None) -> dict[str, Any]:
+    """A return as the API and console show it. A buyer's user (``who``) is an outside
+    company: it sees its credit, not the supplier's charge-back nor who the supplier
+    is (the decision's text for managers names both)."""
+    out = {"id": r.id, "sale_id": r.sale_id, "buyer": r.buyer_key, "reason": r.reason,
+           "note": r.note, "status": r.status, "code": r.code, "text": r.text,
+           "credit": show(money(r.credit)), "chargeback": show(money(r.chargeback)),
+           "requested_at": r.requested_at.isoformat(),
+           "decided_at": r.decided_at.isoformat() if r.decided_at else None,
+           "decided_by": r.decided_by}
+    if who is not None and not who.is_manager:
+        del out["chargeback"]
+        if r.status == "approved":
+            out["text"] = f"credit {show(money(r.credit))} to {r.buyer_key}"
+    return out
 
 
 def list_returns(uow: UnitOfWork, who: Principal, *, status: str | None = None,
@@ -211,7 +224,7 @@ def list_returns(uow: UnitOfWork, who: Principal, *, status: str | None = None,
     if status:
         q = q.where(mk.SaleReturn.status == status)
     rows = uow.session.scalars(q.order_by(mk.SaleReturn.id.desc()).limit(min(limit, 1000)))
-    return [return_dict(r) for r in rows]
+    return [return_dict(r, who) for r in rows]
 
 
 def lead_money(uow: UnitOfWork, lead_id: int) -> dict[str, Any] | None:
