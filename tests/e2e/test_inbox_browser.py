@@ -83,14 +83,15 @@ def post_lead(server: Server, **fields: str) -> dict[str, Any]:
     return body
 
 
-def log_in(page: Any, server: Server, email: str) -> None:
+def log_in(page: Any, server: Server, email: str, to: str = "/console/inbox") -> None:
+    """Log in through the form and land on the console page ``to``."""
     from playwright.sync_api import expect
 
-    page.goto(f"{server.url}/console/login?next=/console/inbox")
+    page.goto(f"{server.url}/console/login?next={to}")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    expect(page).to_have_url(f"{server.url}/console/inbox")
+    expect(page).to_have_url(f"{server.url}{to}")
 
 
 def watch_csp(page: Any) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import PASSWORD, WEBSITE_KEY, apply_setup, create_users, make_app
 from tests.e2e.servers import Server
 from tests.e2e.test_console_browser import ARGS, CHROMIUM, require_chromium
+from tests.e2e.test_inbox_browser import log_in, watch_csp
 from tests.integration.market_kit import CAMPAIGN
 
 from leadgate.services import accounts
@@ -93,9 +94,7 @@ def test_a_buyer_returns_purchases_and_a_manager_reviews_them(
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            blocked: list[str] = []
-            page.on("console", lambda msg: blocked.append(msg.text)
-                    if "Content Security Policy" in msg.text else None)
+            blocked = watch_csp(page)
             # the buyer lands on its purchases, with nothing of the team in sight
             page.goto(f"{server.url}/console/login")
             page.fill("input[name=email]", "buyer@acme.example")
@@ -123,10 +122,7 @@ def test_a_buyer_returns_purchases_and_a_manager_reviews_them(
             page.click("button:has-text('Log out')")
 
             # the manager approves it from the returns queue
-            page.fill("input[name=email]", "boss@example.com")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.click("nav >> text=Returns")
+            log_in(page, server, "boss@example.com", to="/console/returns")
             waiting = page.locator("#returns tbody tr", has_text="fraud")
             expect(waiting).to_have_count(1)
             waiting.locator("button", has_text="Approve").click()
