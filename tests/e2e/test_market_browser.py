@@ -16,30 +16,13 @@ from tests.conftest import PASSWORD, WEBSITE_KEY, apply_setup, create_users, mak
 from tests.e2e.servers import Server
 from tests.e2e.test_console_browser import ARGS, CHROMIUM, require_chromium
 from tests.e2e.test_inbox_browser import log_in, watch_csp
-from tests.integration.market_kit import CAMPAIGN
+from tests.integration.market_kit import returns_setup
 
 from leadgate.services import accounts
 
 pytestmark = pytest.mark.browser
 
-SETUP = CAMPAIGN + """\
-teams:
-  - {key: sales, name: Sales}
-agents:
-  - {key: a1, name: Agent One, teams: [sales]}
-  - {key: a2, name: Agent Two, teams: [sales]}
-buyers:
-  - {key: acme, name: Acme Insurance, price: 20}
-market:
-  return_window: 3d
-  returns: {reasons: {disconnected: approve, fraud: review}}
-flows:
-  - key: market
-    rules:
-      - name: Sell
-        to: {method: sell_weighted, buyers: [acme]}
-    fallback: {queue: unsold}
-"""
+SETUP = returns_setup("  - {key: acme, name: Acme Insurance, price: 20}\n", "[acme]")
 
 
 @pytest.fixture

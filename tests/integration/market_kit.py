@@ -101,6 +101,30 @@ def setup_text(servers: Mapping[str, BuyerServer], buyers: str, flow_to: str,
             f"        to: {flow_to}\n    fallback: {{queue: unsold}}\n")
 
 
+def returns_setup(buyers: str, sold_to: str) -> str:
+    """A setup for the returns and buyer-role tests: two reps on a team, the ``buyers``
+    (YAML list items), return rules (``disconnected`` approved, ``fraud`` reviewed,
+    3-day window) and a flow selling by weight to ``sold_to`` (``[acme, globex]``)."""
+    return CAMPAIGN + """\
+teams:
+  - {key: sales, name: Sales}
+agents:
+  - {key: a1, name: Agent One, teams: [sales]}
+  - {key: a2, name: Agent Two, teams: [sales]}
+buyers:
+""" + buyers + """\
+market:
+  return_window: 3d
+  returns: {reasons: {disconnected: approve, fraud: review}}
+flows:
+  - key: market
+    rules:
+      - name: Sell
+        to: {method: sell_weighted, buyers: """ + sold_to + """}
+    fallback: {queue: unsold}
+"""
+
+
 def capture(app: App, i: int, source: str = "website", **extra: Any) -> int:
     payload = {"first_name": "Asha", "last_name": "Rao", "phone": f"+91 98{i:08d}",
                "email": f"l{i}@example.com", "state": "CA", "age": 30,

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.conftest import PASSWORD, FakeClock, apply_setup, create_users, make_app
-from tests.integration.market_kit import CAMPAIGN, capture, drain
+from tests.integration.market_kit import capture, drain, returns_setup
 from tests.integration.test_console_pages import csrf_of, login
 
 from leadgate.api.app import create_app
@@ -20,25 +20,8 @@ from leadgate.services import accounts
 from leadgate.store import market as mk
 from leadgate.store import models as m
 
-SETUP = CAMPAIGN + """\
-teams:
-  - {key: sales, name: Sales}
-agents:
-  - {key: a1, name: Agent One, teams: [sales]}
-  - {key: a2, name: Agent Two, teams: [sales]}
-buyers:
-  - {key: acme, price: 20, weight: 50}
-  - {key: globex, price: 15, weight: 50}
-market:
-  return_window: 3d
-  returns: {reasons: {disconnected: approve, fraud: review}}
-flows:
-  - key: market
-    rules:
-      - name: Sell
-        to: {method: sell_weighted, buyers: [acme, globex]}
-    fallback: {queue: unsold}
-"""
+SETUP = returns_setup("  - {key: acme, price: 20, weight: 50}\n"
+                      "  - {key: globex, price: 15, weight: 50}\n", "[acme, globex]")
 SALE_ROW = re.compile(r'<tr id="sale-(\d+)">')
 
 
