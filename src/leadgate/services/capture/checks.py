@@ -133,16 +133,27 @@ class Found:
 #: PostgreSQL: the batch's lookup as one fixed text with array parameters (psycopg
 #: prepares it after a few batches; no SQL built or compiled per batch): config stamps,
 #: do-not-contact hits, dedupe hits inside the window, idempotency keys, and one id per
-#: lead drawn from the leads' sequence
+#: lead drawn from the leads' sequence.
+#:
+#: Each asked-for key is one index probe (a LATERAL subquery per key; ``OFFSET 0`` keeps
+#: the planner from flattening it into a join it could answer with a scan). With
+#: ``key = ANY(...)`` over the whole table instead, the planner reads every row of a
+#: young table (thousands of rows, never analysed: a new installation's first minutes)
+#: and compares it with every key: on a fresh database that was a growing share of the
+#: database's CPU per lead until autovacuum first analysed the table.
 _PG_LOOKUP = (
     "SELECT 'c' AS kind, area AS k, version AS n, NULL::timestamptz AS at, NULL::text AS txt, "
     "NULL::bigint AS c FROM config_stamps "
-    "UNION ALL SELECT 's', key, NULL, NULL, NULL, NULL FROM suppressions "
-    "WHERE key = ANY(%s::text[]) "
-    "UNION ALL SELECT 'd', key, lead_id, created_at, NULL, campaign_id FROM dedupe_keys "
-    "WHERE campaign_id = ANY(%s::bigint[]) AND key = ANY(%s::text[]) AND created_at >= %s "
-    "UNION ALL SELECT 'i', key, id, created_at, body_hash, source_id FROM idempotency_keys "
-    "WHERE key = ANY(%s::text[]) AND source_id = ANY(%s::bigint[]) "
+    "UNION ALL SELECT 's', s.key, NULL, NULL, NULL, NULL FROM unnest(%s::text[]) AS q(k) "
+    "CROSS JOIN LATERAL (SELECT key FROM suppressions WHERE key = q.k OFFSET 0) AS s "
+    "UNION ALL SELECT 'd', d.key, d.lead_id, d.created_at, NULL, d.campaign_id "
+    "FROM unnest(%s::text[]) AS q(k) CROSS JOIN LATERAL (SELECT key, lead_id, created_at, "
+    "campaign_id FROM dedupe_keys WHERE key = q.k AND campaign_id = ANY(%s::bigint[]) "
+    "AND created_at >= %s OFFSET 0) AS d "
+    "UNION ALL SELECT 'i', i.key, i.id, i.created_at, i.body_hash, i.source_id "
+    "FROM unnest(%s::text[]) AS q(k) CROSS JOIN LATERAL (SELECT id, key, created_at, "
+    "body_hash, source_id FROM idempotency_keys WHERE key = q.k "
+    "AND source_id = ANY(%s::bigint[]) OFFSET 0) AS i "
     "UNION ALL SELECT 'n', NULL, nextval(pg_get_serial_sequence('leads', 'id')), NULL, NULL, "
     "NULL FROM generate_series(1, %s)")
 
@@ -156,7 +167,7 @@ def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found
     idem = sorted({x.sub.idempotency_key for x in leads if x.sub.idempotency_key})
     if session.get_bind().dialect.name == "postgresql":
         rows: Any = session.connection().exec_driver_sql(_PG_LOOKUP, (
-            sup, sorted({x.campaign.id for x in leads}), keys, oldest, idem,
+            sup, keys, sorted({x.campaign.id for x in leads}), oldest, idem,
             sorted({x.source.id for x in leads}), len(leads)))
     else:
         rows = _sqlite_rows(session, leads, sup, keys, oldest, idem)
