@@ -23,6 +23,7 @@ SQLite), so the sorted ids are that order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,9 +173,7 @@ def _sqlite(session: Session, table: Table, rows: list[dict[str, Any]], names: l
             cols: list[str], ids: bool) -> list[int]:
     """SQLite: the values converted once, then one executemany (or, for ids, one
     multi-row INSERT ... RETURNING) sent as driver SQL."""
-    convert = [_sqlite_value(table.c[n]) for n in names]
-    values = [tuple(r[n] if c is None else c(r[n]) for n, c in zip(names, convert, strict=True))
-              for r in rows]
+    values = _sqlite_values(table, names, rows)
     head = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES "
     one = "(" + ", ".join("?" * len(cols)) + ")"
     conn = session.connection()
@@ -184,3 +183,40 @@ def _sqlite(session: Session, table: Table, rows: list[dict[str, Any]], names: l
     flat = tuple(v for row in values for v in row)
     result = conn.exec_driver_sql(head + ", ".join([one] * len(values)) + " RETURNING id", flat)
     return sorted(result.scalars())
+
+
+def _sqlite_values(table: Table, names: list[str],
+                   rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each row's values in ``names`` order, as SQLite takes them: the columns are
+    read in one C call per row (``itemgetter``) and only those that need it (JSON,
+    times, booleans) go through a converter. A batch's rows share few distinct
+    times (its ``now``, the leads' arrival times), so each is formatted once."""
+    get = itemgetter(*names)
+    times: dict[Any, str | None] = {}
+
+    def at(v: Any) -> str | None:
+        text = times.get(v, _MISSING)
+        if text is _MISSING:
+            text = times[v] = _sqlite_time(v)
+        return text  # type: ignore[return-value]
+
+    work = []
+    for i, n in enumerate(names):
+        c = _sqlite_value(table.c[n])
+        if c is not None:
+            work.append((i, at if c is _sqlite_time else c))
+    if len(names) == 1:
+        get1 = get
+        get = lambda r: (get1(r),)  # noqa: E731
+    if not work:
+        return [get(r) for r in rows]
+    out = []
+    for r in rows:
+        v = list(get(r))
+        for i, c in work:
+            v[i] = c(v[i])
+        out.append(tuple(v))  # SQLAlchemy's executemany takes tuples (or dicts)
+    return out
+
+
+_MISSING = object()
