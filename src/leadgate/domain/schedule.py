@@ -170,11 +170,16 @@ def calendar(code: str) -> holidays_lib.HolidayBase:
 def window_starts(tz: ZoneInfo, now: datetime) -> dict[str, datetime]:
     """UTC starts of the current hour, day, week (Monday) and month in ``tz``: the
     windows caps are counted in (agents' and buyers')."""
+    hour, day, week, month = _window_starts(tz, now)
+    return {"hour": hour, "day": day, "week": week, "month": month}
+
+
+@lru_cache(maxsize=256)
+def _window_starts(tz: ZoneInfo, now: datetime) -> tuple[datetime, ...]:
+    """:func:`window_starts`, cached: a capture batch asks it for the same zone and
+    ``now`` once per candidate rep and once per assignment."""
     local = now.astimezone(tz)
     day = datetime(local.year, local.month, local.day, tzinfo=tz)
-    return {
-        "hour": local.replace(minute=0, second=0, microsecond=0).astimezone(UTC),
-        "day": day.astimezone(UTC),
-        "week": (day - timedelta(days=local.weekday())).astimezone(UTC),
-        "month": day.replace(day=1).astimezone(UTC),
-    }
+    return (local.replace(minute=0, second=0, microsecond=0).astimezone(UTC),
+            day.astimezone(UTC), (day - timedelta(days=local.weekday())).astimezone(UTC),
+            day.replace(day=1).astimezone(UTC))

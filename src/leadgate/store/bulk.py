@@ -114,11 +114,20 @@ def pg_update(session: Session, table: Table, key: str, names: list[str],
               set_sql: str) -> str:
     """PostgreSQL: ``UPDATE table AS t SET <set_sql> FROM`` JSON rows (one ``%s``, read
     as ``u`` with the columns ``names``) ``WHERE t.key = u.key``."""
-    quote = session.get_bind().dialect.identifier_preparer.quote
-    typed = ", ".join(f"{quote(n)} {_pg_type(table.c[n])}" for n in names)
-    return (f"UPDATE {quote(table.name)} AS t SET {set_sql} "
+    cache_key = (table.name, key, tuple(names), set_sql)
+    sql = _pg_updates.get(cache_key)
+    if sql is None:
+        quote = session.get_bind().dialect.identifier_preparer.quote
+        typed = ", ".join(f"{quote(n)} {_pg_type(table.c[n])}" for n in names)
+        sql = _pg_updates[cache_key] = (
+            f"UPDATE {quote(table.name)} AS t SET {set_sql} "
             f"FROM jsonb_to_recordset(%s::jsonb) AS u({typed}) "
             f"WHERE t.{quote(key)} = u.{quote(key)}")
+    return sql
+
+
+#: the UPDATE text per (table, key, columns, SET clause): built once, like the INSERTs
+_pg_updates: dict[tuple[str, str, tuple[str, ...], str], str] = {}
 
 
 #: the INSERT text per (table, columns): built once, it depends on nothing else
