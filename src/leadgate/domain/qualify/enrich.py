@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from leadgate.domain.campaigns import Campaign
 from leadgate.domain.qualify.countries import subdivision_code
 from leadgate.domain.qualify.geo import region_from_postal, zone_for
 from leadgate.domain.qualify.normalise import PhoneInfo
+from leadgate.domain.qualify.validate import plan_for
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Headcount field names, in order of preference, for the company size band.
@@ -66,8 +68,8 @@ class EnrichmentStep:
 
 
 def _first_of_type(campaign: Campaign, values: Mapping[str, Any], ftype: str) -> Any:
-    for name, spec in campaign.fields.items():
-        if spec.type == ftype and values.get(name) is not None:
+    for name in plan_for(campaign).by_type.get(ftype, ()):
+        if values.get(name) is not None:
             return values[name]
     return None
 
@@ -114,6 +116,8 @@ _country_zones: Callable[[Any], Sequence[str]] = getattr(
     phone_tz, "_country_level_time_zones_for_number", phone_tz.time_zones_for_number)
 
 
+# Few places and countries repeat across all leads; the answer depends on them alone.
+@lru_cache(maxsize=4096)
 def _region_from_place(place: str, country: str | None) -> str | None:
     if country in ("US", "CA") and ", " in place:
         return subdivision_code(place.rsplit(", ", 1)[1], country)
