@@ -77,9 +77,14 @@ def dedupe_keys(values: Mapping[str, Any], campaign: Campaign) -> list[str]:
     """One key string per configured dedupe key whose fields are all present."""
     keys: list[str] = []
     for key in campaign.dedupe.keys:
-        parts = [values.get(f) for f in key]
-        if all(not is_blank(p) for p in parts):
-            keys.append("|".join(f"{f}={_key_text(p)}" for f, p in zip(key, parts, strict=True)))
+        texts: list[str] = []
+        for f in key:
+            part = values.get(f)
+            if is_blank(part):
+                break
+            texts.append(f"{f}={_key_text(part)}")
+        else:
+            keys.append("|".join(texts))
     return keys
 
 
