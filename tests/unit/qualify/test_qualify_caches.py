@@ -191,3 +191,25 @@ def test_built_in_steps_give_the_same_enrichment_however_they_are_passed() -> No
                              steps=[SubclassedGeo(), *default_steps()[1:]])
         assert by_default.enrichment == passed.enrichment == subclassed.enrichment
 
+
+
+def test_remembered_clean_values_belong_to_their_field() -> None:
+    campaign = parse_campaign({"key": "t", "fields": {
+        "first_name": "string", "city": {"type": "string", "max_length": 5},
+        "product": {"type": "enum", "values": ["Health", "life"]}, "country": "country"}})
+    lead = {"first_name": "  mumbai ", "city": "  mumbai ", "product": "HEALTH", "country": "Inde"}
+    for _ in range(3):  # the second and third leads read remembered values
+        q = qualify(lead, campaign, now=NOW)
+        assert q.values == {"first_name": "Mumbai", "product": "Health", "country": "IN"}
+        assert [(r.code, r.field) for r in q.reasons] == [("invalid_value", "city")]
+    assert warm(lead, campaign) == cold(lead, campaign)
+
+
+def test_a_full_memo_starts_again_without_changing_results() -> None:
+    campaign = parse_campaign({"key": "t", "fields": {"city": "string"}})
+    expected = [cold({"city": f"city {i}"}, campaign)
+                for i in range(validate_module.MEMO_MAX + 5)]
+    got = [warm({"city": f"city {i}"}, campaign) for i in range(validate_module.MEMO_MAX + 5)]
+    assert got == expected
+    memo = plan_for(campaign).specs[0].memo
+    assert memo is not None and 0 < len(memo) <= validate_module.MEMO_MAX

@@ -25,6 +25,7 @@ from leadgate.domain.qualify.normalise import (
 
 _TYPE_ORDER = {"country": 0, "phone": 1, "region": 2, "postal_code": 2}
 _KEY_CLEAN = re.compile(r"[^a-z0-9]+")
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,17 @@ def field_key(name: str) -> str:
     return _KEY_CLEAN.sub("_", name.strip().lower()).strip("_")
 
 
+#: Field types whose clean value depends on the field and the text alone (not on the
+#: lead's country), and whose values repeat across leads (a city, a product, a first name).
+MEMO_TYPES: frozenset[str] = frozenset({"string", "enum", "country", "boolean"})
+#: Most clean values remembered per field; the memo starts again when it is full.
+MEMO_MAX = 2048
+
+
 class FieldPlan:
     """What validation needs of one declared field, worked out once per campaign."""
 
-    __slots__ = ("label", "name", "spec", "type", "validity_code")
+    __slots__ = ("label", "memo", "name", "spec", "type", "validity_code")
 
     def __init__(self, spec: FieldSpec) -> None:
         self.spec = spec
@@ -64,6 +72,21 @@ class FieldPlan:
         self.type = spec.type
         self.label = spec.label or spec.name.replace("_", " ").capitalize()
         self.validity_code = _validity_code(spec)
+        #: text -> clean value, for texts that passed (a refused text is checked again)
+        self.memo: dict[str, Any] | None = {} if spec.type in MEMO_TYPES else None
+
+    def normalise(self, value: Any, ctx: Context) -> Any:
+        """The field type's normaliser on ``value`` (raises :class:`FieldProblem`)."""
+        memo = self.memo
+        if memo is None or type(value) is not str:
+            return NORMALISERS[self.type](self.spec, value, ctx)
+        clean = memo.get(value, _MISSING)
+        if clean is _MISSING:
+            clean = NORMALISERS[self.type](self.spec, value, ctx)
+            if len(memo) >= MEMO_MAX:
+                memo.clear()
+            memo[value] = clean
+        return clean
 
 
 class CampaignPlan:
@@ -194,7 +217,7 @@ def validate_matched(declared: Mapping[str, Any], others: Mapping[str, Any],
                               phone_regions=list(dict.fromkeys(regions)))
             fctx = ctx
         try:
-            clean = NORMALISERS[fp.type](spec, value, fctx)
+            clean = fp.normalise(value, fctx)
         except FieldProblem as problem:
             checks.append((problem.code, name, False, problem.message))
             continue
