@@ -115,7 +115,7 @@ def _consent(declared: Mapping[str, Any], others: Mapping[str, Any]) -> dict[str
     found: dict[str, Any] = {}
     for name in CONSENT_FIELDS:
         value = declared.get(name, others.get(name))
-        if not is_blank(value):
+        if value is not None and not is_blank(value):
             found[name] = value.strip() if isinstance(value, str) else value
     return found
 

@@ -79,6 +79,8 @@ def junk_names(values: Mapping[str, object]) -> dict[str, str]:
         why = junk_name_reason(value)
         if why:
             found[field] = f"The name {value!r} {why}."
+    if found or len(names) < 2:  # the pair checks need a first and a last name
+        return found
     first_key = next((k for k in ("first_name", "firstname", "given_name") if k in names), None)
     last_key = next((k for k in ("last_name", "lastname", "family_name", "surname")
                      if k in names), None)

@@ -202,7 +202,7 @@ def validate_matched(declared: Mapping[str, Any], others: Mapping[str, Any],
         spec = fp.spec
         name = fp.name
         value = declared.get(name)
-        if is_blank(value):
+        if value is None or is_blank(value):
             if spec.required:
                 checks.append(("required", name, False, f"{fp.label} is required."))
             continue
