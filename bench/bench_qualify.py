@@ -3,7 +3,9 @@
     PYTHONPATH=src python bench/bench_qualify.py [--repeat 3]
 
 Prints a markdown table. Measures normalise + validate + junk checks + enrich
-(default steps) + score, one lead at a time on one core, over the messy lead
+(default steps) + score, one lead at a time on one core, over the demo's
+website leads as the HTTP benchmark posts them (bench/post_leads.lua's body: a
+distinct phone and email each, fresh leads on every run), over the messy lead
 file (a realistic mix of good and bad rows) and over clean demo leads scored
 by rules and by the trained model.
 """
@@ -18,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,22 @@ def condition_parser() -> tuple[Callable[..., Any], str]:
     return parse_condition, "leadgate.domain.conditions"
 
 
+#: first names of bench/post_leads.lua
+WEB_NAMES = ("Asha", "Ravi", "Meena", "Karan", "Divya", "Rahul", "Sneha", "Vikram",
+             "Anita", "Rohan", "Priya", "Arjun", "Kavya", "Nikhil", "Pooja", "Sanjay")
+
+
+def website_leads(n: int, slot: int) -> list[dict[str, str]]:
+    """``n`` distinct leads shaped like bench/post_leads.lua's body (slot 10-99)."""
+    leads = []
+    for i in range(n):
+        digits = f"9{slot:02d}0{i:06d}"
+        leads.append({"first_name": WEB_NAMES[i % len(WEB_NAMES)], "phone": f"+91 {digits}",
+                      "city": "Mumbai", "product": "health",
+                      "email": f"lead{digits}@example.com"})
+    return leads
+
+
 def rate(fn: Callable[[], int], repeat: int) -> tuple[float, float]:
     """Best leads/s over ``repeat`` runs, and the median per-lead time in microseconds."""
     rates = []
@@ -78,8 +97,16 @@ def main() -> None:
                  for values, _ in history[:1000]]
     model = train(history, demo, parse=parse).model
 
+    website = parse_campaign(yaml.safe_load(
+        resources.files("leadgate.data").joinpath("demo.yaml").read_text())["campaigns"][0])
+    web_runs = iter([website_leads(2000, 11 + i) for i in range(args.repeat)])
+
     qualify(rows[0], messy, now=NOW)  # warm phonenumbers' lazily loaded data
+    qualify(website_leads(1, 10)[0], website, now=NOW)
     results = []
+    r, us = rate(lambda: sum(1 for row in next(web_runs)
+                             if qualify(row, website, now=NOW)), args.repeat)
+    results.append(("qualify, demo website leads (2000 distinct per run, no scoring)", r, us))
     r, us = rate(lambda: sum(1 for row in rows if qualify(row, messy, now=NOW)), args.repeat)
     results.append(("qualify, messy file (580 mixed rows, no scoring)", r, us))
     r, us = rate(lambda: sum(1 for row in demo_rows
@@ -110,7 +137,8 @@ def main() -> None:
         from report import write_section
 
         write_section("Qualification and scoring (bench/bench_qualify.py)",
-                      "PYTHONPATH=src python bench/bench_qualify.py --write",
+                      "PYTHONPATH=src python bench/bench_qualify.py"
+                      + "".join(f" {a}" for a in sys.argv[1:]),
                       "In process, one core, best of the runs; conditions: "
                       f"{parser_name}.\n\n" + "\n".join(lines))
 

@@ -24,7 +24,7 @@ from leadgate.domain.qualify.enrich import EnrichContext, EnrichmentStep, defaul
 from leadgate.domain.qualify.junk import is_disposable_domain, junk_names
 from leadgate.domain.qualify.normalise import is_blank
 from leadgate.domain.qualify.score import Parse, Predictor, facts_of, score_lead
-from leadgate.domain.qualify.validate import Check, match_fields, validate_fields
+from leadgate.domain.qualify.validate import CampaignPlan, CheckRow, plan_for, validate_matched
 
 __all__ = [
     "EnrichContext",
@@ -77,9 +77,14 @@ def dedupe_keys(values: Mapping[str, Any], campaign: Campaign) -> list[str]:
     """One key string per configured dedupe key whose fields are all present."""
     keys: list[str] = []
     for key in campaign.dedupe.keys:
-        parts = [values.get(f) for f in key]
-        if all(not is_blank(p) for p in parts):
-            keys.append("|".join(f"{f}={_key_text(p)}" for f, p in zip(key, parts, strict=True)))
+        texts: list[str] = []
+        for f in key:
+            part = values.get(f)
+            if is_blank(part):
+                break
+            texts.append(f"{f}={_key_text(part)}")
+        else:
+            keys.append("|".join(texts))
     return keys
 
 
@@ -89,46 +94,50 @@ def _key_text(value: Any) -> str:
 
 def suppression_keys(values: Mapping[str, Any], campaign: Campaign) -> list[str]:
     """Do-not-contact lookup keys: ``phone:+91...``, ``email:a@b.com``, ``domain:b.com``."""
+    return _suppression_keys(values, plan_for(campaign))
+
+
+def _suppression_keys(values: Mapping[str, Any], plan: CampaignPlan) -> list[str]:
     keys: list[str] = []
-    for name, spec in campaign.fields.items():
+    for name, ftype in plan.phone_or_email:
         value = values.get(name)
         if not isinstance(value, str) or not value:
             continue
-        if spec.type == "phone":
+        if ftype == "phone":
             keys.append(f"phone:{value}")
-        elif spec.type == "email":
+        else:
             keys.append(f"email:{value}")
             keys.append(f"domain:{value.rsplit('@', 1)[-1]}")
     return list(dict.fromkeys(keys))
 
 
-def _consent(raw: Mapping[str, Any], campaign: Campaign) -> dict[str, Any]:
-    declared, others = match_fields(raw, campaign)
+def _consent(declared: Mapping[str, Any], others: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name in CONSENT_FIELDS:
         value = declared.get(name, others.get(name))
-        if not is_blank(value):
+        if value is not None and not is_blank(value):
             found[name] = value.strip() if isinstance(value, str) else value
     return found
 
 
-def _junk_checks(values: Mapping[str, Any], campaign: Campaign) -> list[Check]:
-    checks: list[Check] = []
+def _junk_checks(values: Mapping[str, Any], plan: CampaignPlan) -> list[CheckRow]:
+    checks: list[CheckRow] = []
     junk = junk_names(values)
-    for name in campaign.fields:
-        if name in junk:
-            checks.append(Check("junk_name", name, False, junk[name]))
-    if not junk and any(n in values for n in campaign.fields if "name" in n.lower()):
-        checks.append(Check("junk_name", None, True))
-    for name, spec in campaign.fields.items():
+    if junk:
+        for name in plan.fields:
+            if name in junk:
+                checks.append(("junk_name", name, False, junk[name]))
+    elif any(n in values for n in plan.name_like):
+        checks.append(("junk_name", None, True, ""))
+    for name in plan.email_fields:
         email = values.get(name)
-        if spec.type == "email" and isinstance(email, str):
+        if isinstance(email, str):
             domain = email.rsplit("@", 1)[-1]
             if is_disposable_domain(domain):
-                checks.append(Check("disposable_email", name, False,
-                                    f"{domain} is a disposable (throw-away) email domain."))
+                checks.append(("disposable_email", name, False,
+                               f"{domain} is a disposable (throw-away) email domain."))
             else:
-                checks.append(Check("disposable_email", name, True))
+                checks.append(("disposable_email", name, True, ""))
     return checks
 
 
@@ -143,27 +152,39 @@ def qualify(raw: Mapping[str, Any], campaign: Campaign, *, now: datetime,
     ``steps`` replaces the built-in enrichment steps; ``parse`` injects the
     condition parser used by scoring rules.
     """
-    validated = validate_fields(raw, campaign, default_region)
-    values = dict(validated.values)
-    values.update(validated.extra)
-    order = {name: i for i, name in enumerate(campaign.fields)}
-    checks = sorted(validated.checks + _junk_checks(values, campaign),
-                    key=lambda c: order.get(c.field or "", len(order)))
+    plan = plan_for(campaign)
+    declared, others = plan.match(raw)
+    validated, rows = validate_matched(declared, others, campaign, plan, default_region)
+    values = validated.values
+    if validated.extra:
+        values = {**values, **validated.extra}
+    # every check in the campaign's field order (a stable sort: within a field, in the
+    # order run), then those of no declared field
+    order = plan.order
+    last = len(order)
+    checks = sorted(rows + _junk_checks(values, plan),
+                    key=lambda c: order.get(c[1] or "", last))
 
     reasons: list[Reason] = []
     flags: list[Reason] = []
     records: list[dict[str, Any]] = []
-    for check in checks:
-        action = campaign.checks.get(check.code, "reject")
-        records.append({"code": check.code, "field": check.field, "passed": check.passed,
-                        "action": action, "message": check.message})
-        if check.passed:
+    actions = campaign.checks
+    verdict = "accepted"
+    for code, name, passed, message in checks:
+        action = actions.get(code, "reject")
+        records.append({"code": code, "field": name, "passed": passed,
+                        "action": action, "message": message})
+        if passed:
             continue
-        reason = Reason(check.code, check.message, check.field)
-        (flags if action == "flag" else reasons).append(reason)
-    actions = {campaign.checks.get(r.code, "reject") for r in reasons}
-    verdict = ("rejected" if "reject" in actions
-               else "quarantined" if "quarantine" in actions else "accepted")
+        reason = Reason(code, message, name)
+        if action == "flag":
+            flags.append(reason)
+        else:
+            reasons.append(reason)
+            if action == "reject":
+                verdict = "rejected"
+            elif action == "quarantine" and verdict == "accepted":
+                verdict = "quarantined"
 
     enrichment = enrich(values, campaign=campaign, now=now, phones=validated.phones,
                         default_region=default_region, steps=steps)
@@ -180,5 +201,5 @@ def qualify(raw: Mapping[str, Any], campaign: Campaign, *, now: datetime,
         values=values, raw=dict(raw), verdict=verdict, reasons=reasons, flags=flags,
         checks=records, enrichment=enrichment, score=score, grade=grade,
         score_explanation=explanation, dedupe_keys=dedupe_keys(values, campaign),
-        suppression_keys=suppression_keys(values, campaign), consent=_consent(raw, campaign),
+        suppression_keys=_suppression_keys(values, plan), consent=_consent(declared, others),
     )

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from leadgate.domain.campaigns import Campaign
 from leadgate.domain.qualify.countries import subdivision_code
 from leadgate.domain.qualify.geo import region_from_postal, zone_for
 from leadgate.domain.qualify.normalise import PhoneInfo
+from leadgate.domain.qualify.validate import plan_for
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Headcount field names, in order of preference, for the company size band.
@@ -65,9 +67,10 @@ class EnrichmentStep:
         raise NotImplementedError
 
 
-def _first_of_type(campaign: Campaign, values: Mapping[str, Any], ftype: str) -> Any:
-    for name, spec in campaign.fields.items():
-        if spec.type == ftype and values.get(name) is not None:
+def _first_of_type(by_type: Mapping[str, Sequence[str]], values: Mapping[str, Any],
+                   ftype: str) -> Any:
+    for name in by_type.get(ftype, ()):
+        if values.get(name) is not None:
             return values[name]
     return None
 
@@ -114,6 +117,8 @@ _country_zones: Callable[[Any], Sequence[str]] = getattr(
     phone_tz, "_country_level_time_zones_for_number", phone_tz.time_zones_for_number)
 
 
+# Few places and countries repeat across all leads; the answer depends on them alone.
+@lru_cache(maxsize=4096)
 def _region_from_place(place: str, country: str | None) -> str | None:
     if country in ("US", "CA") and ", " in place:
         return subdivision_code(place.rsplit(", ", 1)[1], country)
@@ -130,9 +135,10 @@ class LocationStep(EnrichmentStep):
     def run(self, values: Mapping[str, Any], context: EnrichContext) -> dict[str, Any]:
         e = context.enrichment
         campaign = context.campaign
-        country = _first_of_type(campaign, values, "country") or e.get("phone_country")
-        region = _first_of_type(campaign, values, "region")
-        postal = _first_of_type(campaign, values, "postal_code")
+        by_type = plan_for(campaign).by_type
+        country = _first_of_type(by_type, values, "country") or e.get("phone_country")
+        region = _first_of_type(by_type, values, "region")
+        postal = _first_of_type(by_type, values, "postal_code")
         if region is None and postal is not None:
             region = region_from_postal(postal, country)
         if region is None and e.get("phone_country") == country:
@@ -190,6 +196,11 @@ def default_steps() -> list[EnrichmentStep]:
     return [PhoneGeoStep(), LocationStep(), LocalTimeStep(), CompanySizeStep()]
 
 
+#: The built-in step classes: they keep no state, and read ``context`` only while they run.
+_BUILT_IN: frozenset[type[EnrichmentStep]] = frozenset(
+    {PhoneGeoStep, LocationStep, LocalTimeStep, CompanySizeStep})
+_DEFAULT_STEPS: tuple[EnrichmentStep, ...] = tuple(default_steps())
+
 _EXECUTOR: ThreadPoolExecutor | None = None
 
 
@@ -206,9 +217,19 @@ def enrich(values: Mapping[str, Any], *, campaign: Campaign, now: datetime,
     """Run the steps in order and merge what they find; failures go to ``errors``."""
     enrichment: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for step in default_steps() if steps is None else steps:
-        context = EnrichContext(now=now, campaign=campaign, enrichment=dict(enrichment),
-                                phones=phones or {}, default_region=default_region)
+    phones = phones or {}
+    # A built-in step run inline sees the enrichment so far through one shared context
+    # (it reads it only while it runs); any other step gets a snapshot of its own.
+    live: EnrichContext | None = None
+    for step in _DEFAULT_STEPS if steps is None else steps:
+        if type(step) in _BUILT_IN and not step.isolated:
+            if live is None:
+                live = EnrichContext(now=now, campaign=campaign, enrichment=enrichment,
+                                     phones=phones, default_region=default_region)
+            context = live
+        else:
+            context = EnrichContext(now=now, campaign=campaign, enrichment=dict(enrichment),
+                                    phones=phones, default_region=default_region)
         started = time.perf_counter()
         try:
             if step.isolated:

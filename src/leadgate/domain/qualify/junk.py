@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from leadgate.domain.qualify.normalise import NAME_FIELDS
@@ -39,8 +39,12 @@ PLACEHOLDER_NAMES: frozenset[tuple[str, str]] = frozenset({
 })
 _VOWELS = frozenset("aeiouy")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]+")
+_TRIPLE = re.compile(r"(.)\1\1")
 
 
+# Names repeat a great deal in real traffic (and the answer depends on the name alone).
+@lru_cache(maxsize=8192)
 def junk_name_reason(name: str) -> str | None:
     """Why one name value looks fake, or ``None`` if it looks like a real name."""
     low = name.strip().lower()
@@ -51,11 +55,11 @@ def junk_name_reason(name: str) -> str | None:
         return "contains digits"
     if low.replace(" ", "") in ("n/a", "n.a.", "n.a", "-", "?"):
         return "is a placeholder"
-    words = re.findall(r"[^\W\d_]+", low)
+    words = _WORD.findall(low)
     if any(w in JUNK_WORDS for w in words) or "".join(words) in JUNK_WORDS:
         return "is a test or placeholder word"
     squashed = "".join(letters)
-    if re.search(r"(.)\1\1", squashed):
+    if _TRIPLE.search(squashed):
         return "repeats one letter"
     if any(squashed[i:i + 4] in _MASH and squashed[i:i + 4] not in _MASH_OK
            for i in range(len(squashed) - 3)):
@@ -75,6 +79,8 @@ def junk_names(values: Mapping[str, object]) -> dict[str, str]:
         why = junk_name_reason(value)
         if why:
             found[field] = f"The name {value!r} {why}."
+    if found or len(names) < 2:  # the pair checks need a first and a last name
+        return found
     first_key = next((k for k in ("first_name", "firstname", "given_name") if k in names), None)
     last_key = next((k for k in ("last_name", "lastname", "family_name", "surname")
                      if k in names), None)
@@ -102,6 +108,8 @@ def _disposable() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(ded.blocklist), frozenset(getattr(ded, "allowlist", ()))
 
 
+# Domains repeat a great deal in real traffic; the lists are fixed for the process.
+@lru_cache(maxsize=8192)
 def is_disposable_domain(domain: str) -> bool:
     """True if ``domain`` or a parent of it is a known throw-away mailbox provider."""
     block, allow = _disposable()

@@ -48,6 +48,8 @@ _LINE_TYPES: dict[int, str] = {
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_NON_DIGITS = re.compile(r"\D")
+_NAME_PARTS = re.compile(r"([\s\-'])")
 
 
 class FieldProblem(Exception):
@@ -102,7 +104,7 @@ def case_name(text: str) -> str:
     """Title-case a name typed all in lower or upper case; keep deliberate casing."""
     if text != text.lower() and text != text.upper():
         return text
-    parts = re.split(r"([\s\-'])", text.lower())
+    parts = _NAME_PARTS.split(text.lower())
     return "".join(p[:1].upper() + p[1:] for p in parts)
 
 
@@ -169,12 +171,12 @@ def norm_email(spec: FieldSpec, value: Any, ctx: Context) -> str:
 
 def parse_phone(text: str, regions: Sequence[str]) -> PhoneInfo | None:
     """Parse ``text``; national numbers are tried in each region in turn. ``None`` if invalid."""
-    digits = re.sub(r"\D", "", text)
     attempts: list[tuple[str, str | None]] = []
-    if text.strip().startswith("+"):
+    if text.lstrip().startswith("+"):
         attempts.append((text, None))
     else:
         attempts.extend((text, r) for r in regions)
+        digits = _NON_DIGITS.sub("", text)
         if len(digits) >= 10:  # a country code typed without its '+'
             attempts.append(("+" + digits, None))
     for candidate, region in attempts:
