@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 event.listen(app.engine, "begin", on_begin)
 
         def worker() -> None:
-            prof = cProfile.Profile() if args.cprofile else None
+            prof = cProfile.Profile(time.thread_time) if args.cprofile else None
             while True:
                 with app.uow() as uow:
                     ids = jobs.claim(uow, app.clock(), limit=1)
@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.gc_off:  # a diagnosis: is what is left above the timeout the collector?
             gc.disable()
         pauses = GcPauses()
-        loop_prof = cProfile.Profile() if args.cprofile else None
+        loop_prof = cProfile.Profile(time.thread_time) if args.cprofile else None
         if loop_prof is not None:  # the pinger's event loop thread, profiled in place
             on_loop(loop_prof.enable)
         start = time.perf_counter()

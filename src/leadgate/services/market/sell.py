@@ -44,7 +44,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from leadgate.delivery.base import Outcome, Spec
+from leadgate.delivery.base import Exchange, Outcome, Spec
 from leadgate.delivery.market import PingRequest, pinger
 from leadgate.domain.market.amounts import show
 from leadgate.domain.market.auction import (
@@ -345,9 +345,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
             sold.view = deliveries.lead_view(lead, None)
         view = sold.view | {"delivery_id": did, "idempotency_key": key, "bid_id": bid_id,
                             "price": show(price), "buyer": buyer.key}
-        outcome, seen, started, ms = deliveries._send(
-            spec, view, now, batch=None,
-            http=deliveries.http_client_for(spec.config.get("url")))
+        outcome, seen, started, ms = _post(spec, view, now)
         deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
         uow.session.execute(_POSTED, {
             "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
@@ -363,6 +361,21 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     sold.counts[buyer.key]["rejected"] += 1
     return line | {"result": "rejected" if outcome.status != "error" else "error",
                    "reason": outcome.reason}
+
+
+def _post(spec: Spec, view: Mapping[str, Any],
+          now: datetime) -> tuple[Outcome, Exchange, datetime, float]:
+    """Send one post of the full lead: an ``http`` destination through the pinger's
+    event loop (``Pinger.post``: aiohttp, no httpx work in the worker thread), any
+    other kind (and any post while tests inject an HTTP client) through the delivery
+    engine's ``_send``. Returns the outcome, the exchange, when and how long (ms, as
+    the worker thread waited for it)."""
+    if spec.kind != "http" or deliveries._injected:
+        return deliveries._send(spec, view, now, batch=None,
+                                http=deliveries.http_client_for(spec.config.get("url")))
+    t0 = time.monotonic()
+    outcome, seen = pinger().post(spec.config, view, spec.common.timeout)
+    return outcome, seen, now, round((time.monotonic() - t0) * 1000, 3)
 
 
 def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, Any],
