@@ -195,11 +195,10 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
     UPDATE would refuse it)."""
     s = uow.session
     p, pay = cents(price), cents(payout)
-    lead_stmt, load_stmt, limits = _statements(buyer)
-    if any(p > lim for lim in limits):
-        raise Refused("capped")  # more than a whole budget: no window could pay it
-    if held and (buyer.exclusive or held >= buyer.max_sales):
-        raise Refused("sold_out")
+    lead_stmt, load_stmt, _ = _statements(buyer)
+    code = refused_outright(buyer, price, held)
+    if code is not None:
+        raise Refused(code)
     starts = buyer_window_starts(buyer, now)
     # the sale row first: a twin job selling the same lead to the same buyer waits here
     # holding nothing, then inserts nothing (the unique (lead, buyer) key)
@@ -222,6 +221,19 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
         s.execute(_DROP_SALE, {"b_id": sale_id})
         raise Refused("capped", locked=True)
     return Reserved(int(sale_id), lead_id, buyer.key, p, pay, buyer.exclusive, now, bid_id)
+
+
+def refused_outright(buyer: Buyer, price: Decimal, held: int = 0) -> str | None:
+    """The refusal :func:`reserve` answers without a statement, if any: ``capped`` for
+    a price above one of the buyer's whole budgets (no window could pay it), and
+    ``sold_out`` when the sales of the lead the caller holds (``held``) already fill
+    it for this buyer (exclusive, or ``sale: {shared: N}`` reached)."""
+    limits = _statements(buyer)[2]
+    if limits and any(cents(price) > lim for lim in limits):
+        return "capped"
+    if held and (buyer.exclusive or held >= buyer.max_sales):
+        return "sold_out"
+    return None
 
 
 def settle(uow: UnitOfWork, sale: Reserved, external_id: str | None) -> bool:

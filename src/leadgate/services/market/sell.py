@@ -52,6 +52,7 @@ from leadgate.domain.market.auction import (
     Bid,
     decide_auction,
     next_after_rejection,
+    next_after_rejections,
     next_after_sale,
 )
 from leadgate.domain.market.buyers import Buyer, BuyerCandidate
@@ -278,6 +279,21 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             break
         w = decision.winner
         buyer = buyers[w.buyer]
+        if ledger.refused_outright(buyer, w.amount, sold.held):
+            # the lead is full: this bid and the ones after it that the reservation
+            # would refuse without a statement are struck off at once (same post
+            # lines and trace as one by one)
+            out = []
+            for r in (w, *decision.fallbacks):
+                code = ledger.refused_outright(buyers[r.buyer], r.amount, sold.held)
+                if code is None:
+                    break
+                out.append(r.buyer)
+                posts.append({"buyer": r.buyer, "price": show(r.amount),
+                              "bid_id": bid_ids.get(r.buyer), "result": "refused",
+                              "reason": code})
+            decision = next_after_rejections(decision, out)
+            continue
         payout = w.payout if quoted is None else ledger.money(quoted)
         post = _offer(uow, lead, buyer, w.amount, payout, now, method="ping_post",
                       bid_id=bid_ids.get(w.buyer), within=left, dests=dests,
