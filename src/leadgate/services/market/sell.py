@@ -69,6 +69,11 @@ from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
 
+_LEAD_AND_MARKET_ROW = (select(m.Lead, mk.MarketLead)
+                        .outerjoin(mk.MarketLead, mk.MarketLead.lead_id == m.Lead.id)
+                        .where(m.Lead.id == bindparam("b_lead")))
+
+
 @jobs.handler(JOB)
 def _sell_job(uow: UnitOfWork, payload: dict[str, Any], now: datetime) -> None:
     sell(uow, payload, now)
@@ -93,7 +98,9 @@ class Sold:
 def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | None:
     """Sell the lead of a ``lead.sell`` job (see the module docstring); commits."""
     s = uow.session
-    lead = s.get(m.Lead, payload["lead_id"])
+    # the lead and its market row in one statement (both kept in the session)
+    row = s.execute(_LEAD_AND_MARKET_ROW, {"b_lead": payload["lead_id"]}).one_or_none()
+    lead, got = (None, None) if row is None else row
     if lead is None or lead.status != "sell":
         return None  # sold or placed meanwhile
     target = dict(payload.get("target") or {})
@@ -103,8 +110,8 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     settings: MarketSettings = cfg.settings
     buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
     # written with the lead by capture; a lead routed to sale later gets it here
-    ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
-        uow, lead.id, lead.source.key if lead.source else None, now)
+    ml = got or ledger.ensure_lead(uow, lead.id, lead.source.key if lead.source else None,
+                                   now)
     recovered: list[dict[str, Any]] = []
     if ml.sales:  # a new lead has no sale: no query
         wait = _recover(uow, lead.id, buyers, settings, now, recovered)
