@@ -353,7 +353,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     did, key = None, uuid.uuid4().hex
     if spec is not None:
         # Core, not an ORM object: one INSERT now and one UPDATE after the post
-        did = int(uow.session.execute(_NEW_DELIVERY, {
+        did = int(ledger.core(uow).execute(_NEW_DELIVERY, {
             "lead_id": lead.id, "destination_key": first, "idempotency_key": key,
             "status": "sending", "attempts": 1, "attempts_offset": 0, "position": 0,
             "created_at": now, "updated_at": now}).inserted_primary_key[0])
@@ -370,7 +370,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
                             "price": show(price), "buyer": buyer.key}
         outcome, seen, started, ms = _post(spec, view, now)
         deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
-        uow.session.execute(_POSTED, {
+        ledger.core(uow).execute(_POSTED, {
             "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
             "b_reason": outcome.reason, "b_now": now,
             "b_x": (outcome.external_id or "")[:200] or None})
@@ -406,8 +406,8 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
     # (the UPDATE locks the row on PostgreSQL and returns its committed sales)
-    sales = uow.session.execute(ledger.CONCLUDE, {"b_lead": lead.id, "b_trace": trace,
-                                                  "b_now": now}).scalar()
+    sales = ledger.core(uow).execute(ledger.CONCLUDE, {
+        "b_lead": lead.id, "b_trace": trace, "b_now": now}).scalar()
     ledger.count_all(uow, sold.counts)
     if sold.buyer is None and sales:
         # a twin job (a redelivered one) sold it meanwhile: it stays sold
@@ -435,7 +435,7 @@ _LEAD_STATUS = update(_LEADS).where(_LEADS.c.id == bindparam("b_id")).values(
 def _set_status(uow: UnitOfWork, lead: m.Lead, status: str, queue: str | None) -> None:
     """The lead's status and queue: one Core UPDATE (no ORM flush at the commit); the
     loaded lead shows the new values as if read back."""
-    uow.session.execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
+    ledger.core(uow).execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
                                        "b_queue": queue})
     set_committed_value(lead, "status", status)
     set_committed_value(lead, "queue", queue)
