@@ -6,7 +6,8 @@
 
 ``--summary`` prints the figures only (and writes nothing); ``--cprofile FILE``
 profiles the worker threads' jobs (one profile each, merged into FILE, readable with
-``python -m pstats FILE``); ``--show-statements`` prints the SQL statements of one
+``python -m pstats FILE``; timed by each thread's CPU clock, so time spent waiting for
+pings, posts, locks or the interpreter lock is not counted); ``--show-statements`` prints the SQL statements of one
 auction and the count per auction (counted per worker thread with a
 ``before_cursor_execute`` listener, BEGINs included). The first ``--warmup`` jobs
 (cold caches and connections) are left out of the figures.
@@ -32,7 +33,8 @@ Measured per auction (from the trace each sale stores and the bench's own clock)
   answer kept or the timeout), compared with the timeout;
 - the job's wall time (``run_one``, claim excluded);
 - leadgate's own overhead = wall time - ping phase - the post to the winner (HTTP
-  round trip to the local buyer, ``posts[].ms``): loading the lead and buyers'
+  round trip to the local buyer, ``posts[].ms``: as long as the worker thread waited
+  for it, the post being sent by the pinger's event loop): loading the lead and buyers'
   loads, deciding, reserving the sale (cap, budget, exclusivity) and committing the
   sale, the trace and the timeline;
 - CPU: ``time.thread_time()`` of the worker thread around each job, and the CPU time

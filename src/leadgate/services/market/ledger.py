@@ -121,8 +121,14 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
     return out
 
 
-#: every eligible buyer's load row in one Core statement (no ORM objects built)
-_LOADS_OF = select(LOADS).where(LOADS.c.buyer_key.in_(bindparam("keys", expanding=True)))
+#: (window, its start column, its count column)
+_WINDOW_COLUMNS = tuple((w, f"{w}_start", f"{w}_count") for w in WINDOWS)
+#: every eligible buyer's load row in one Core statement (no ORM objects built), with
+#: the columns the eligibility checks read (not the console's totals)
+_LOADS_OF = select(*(LOADS.c[name] for name in (
+    "buyer_key", *(c for _w, start, count in _WINDOW_COLUMNS for c in (start, count)),
+    "day_spent", "month_spent"))).where(
+    LOADS.c.buyer_key.in_(bindparam("keys", expanding=True)))
 
 
 def load_of(b: Buyer, row: Any, now: datetime,
@@ -131,9 +137,9 @@ def load_of(b: Buyer, row: Any, now: datetime,
     sold: dict[str, int] = {}
     day = month = 0
     if row is not None:
-        for w in WINDOWS:
-            if getattr(row, f"{w}_start") == starts[w]:
-                sold[w] = getattr(row, f"{w}_count")
+        for w, start, count in _WINDOW_COLUMNS:
+            if getattr(row, start) == starts[w]:
+                sold[w] = getattr(row, count)
         day = row.day_spent if row.day_start == starts["day"] else 0
         month = row.month_spent if row.month_start == starts["month"] else 0
     return BuyerLoad(sold=sold, spent_today=money(day), spent_month=money(month),
