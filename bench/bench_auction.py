@@ -6,10 +6,11 @@
 
 ``--summary`` prints the figures only (and writes nothing); ``--cprofile FILE``
 profiles the worker threads' jobs (one profile each, merged into FILE, readable with
-``python -m pstats FILE``; timed by each thread's CPU clock, so time spent waiting for
-pings, posts, locks or the interpreter lock is not counted); ``--show-statements`` prints the SQL statements of one
-auction and the count per auction (counted per worker thread with a
-``before_cursor_execute`` listener, BEGINs included). The first ``--warmup`` jobs
+``python -m pstats FILE``; timed by each thread's CPU clock, so time spent waiting
+for pings, posts, locks or the interpreter lock is not counted);
+``--show-statements`` prints the SQL statements of one auction and the count per
+auction (counted per worker thread with a ``before_cursor_execute`` listener, BEGINs
+included). The first ``--warmup`` jobs
 (cold caches and connections) are left out of the figures.
 
 What runs (all on this machine, 127.0.0.1 only):

@@ -38,11 +38,11 @@ TO = "{method: ping_post, buyers: [acme, globex, initech], timeout: 300ms}"
 
 #: statements of one auction selling a lead twice, with the configuration cached:
 #: the job's row, the lead with its market row (one joined SELECT), the market stamp
-#: (buyers, destinations and settings) and the buyers' loads (1 transaction); per sale the reservation
-#: (the sale's INSERT ... ON CONFLICT DO NOTHING and two conditional UPDATEs, no
-#: savepoint) and the post's delivery row (1 transaction), then its attempt, outcome
-#: and the sale settled; the lead's trace, the buyers' counters, the lead's status,
-#: the timeline row and the job (the last transaction)
+#: (buyers, destinations and settings) and the buyers' loads (1 transaction); per
+#: sale the reservation (the sale's INSERT ... ON CONFLICT DO NOTHING and two
+#: conditional UPDATEs, no savepoint) and the post's delivery row (1 transaction),
+#: then its attempt, outcome and the sale settled; the lead's trace, the buyers'
+#: counters, the lead's status, the timeline row and the job (the last transaction)
 EXPECTED = {"sqlite": 27, "postgresql": 27}
 
 

@@ -17,9 +17,9 @@ delivery engine's own sends (queued deliveries, with retries) stay on httpx.
 aiohttp rather than httpx because pings are many, small and cancelled at the
 timeout: measured on this machine, 20 parallel pings to a local buyer cost the event
 loop 4.7 ms of CPU with aiohttp and 77 ms with httpx's async client, and that loop's
-CPU is what makes an auction overrun its timeout when several run at once; a sync
-httpx post cost the worker thread about 0.8 ms of CPU, a post handed to the loop
-about a third of that in all (docs/benchmarks.md).
+CPU is what makes an auction overrun its timeout when several run at once. Handing the two posts
+of a shared sale to the loop took 4-5 ms of CPU per auction off the worker thread
+(httpx's sync requests) without a measurable rise in the loop's (docs/benchmarks.md).
 """
 
 from __future__ import annotations

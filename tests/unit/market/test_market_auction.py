@@ -91,7 +91,7 @@ def test_auction_after_a_shared_sale_the_next_bid_is_offered_the_lead_too() -> N
 def test_auction_striking_off_several_bids_at_once_is_the_same_as_one_by_one(
         amounts: list[int], sold: int, data: st.DataObject) -> None:
     keys = [chr(ord("a") + i) for i in range(len(amounts))]
-    bids = [Bid(k, D(a), (i + 1) * MS) for i, (k, a) in enumerate(zip(keys, amounts))]
+    bids = [Bid(k, D(a), (i + 1) * MS) for i, (k, a) in enumerate(zip(keys, amounts, strict=True))]
     d = decide_auction(bids, _bidders(*keys, sale={"shared": 3}), LEAD, NOW,
                        margin=Margin.parse({"percent": 10}))
     for _ in range(min(sold, len(keys) - 1)):  # the lead bought by the first bids

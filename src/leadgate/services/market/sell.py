@@ -68,7 +68,6 @@ from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
-
 _LEAD_AND_MARKET_ROW = (select(m.Lead, mk.MarketLead)
                         .outerjoin(mk.MarketLead, mk.MarketLead.lead_id == m.Lead.id)
                         .where(m.Lead.id == bindparam("b_lead")))
@@ -291,13 +290,13 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             # would refuse without a statement are struck off at once (same post
             # lines and trace as one by one)
             out = []
-            for r in (w, *decision.fallbacks):
-                code = ledger.refused_outright(buyers[r.buyer], r.amount, sold.held)
+            for bid in (w, *decision.fallbacks):
+                code = ledger.refused_outright(buyers[bid.buyer], bid.amount, sold.held)
                 if code is None:
                     break
-                out.append(r.buyer)
-                posts.append({"buyer": r.buyer, "price": show(r.amount),
-                              "bid_id": bid_ids.get(r.buyer), "result": "refused",
+                out.append(bid.buyer)
+                posts.append({"buyer": bid.buyer, "price": show(bid.amount),
+                              "bid_id": bid_ids.get(bid.buyer), "result": "refused",
                               "reason": code})
             decision = next_after_rejections(decision, out)
             continue
