@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_auction.py [--auctions 300] [--threads 8]
         [--timeout-ms 750] [--db sqlite|postgresql] [--no-write] [--summary]
-        [--warmup 3] [--cprofile FILE] [--show-statements]
+        [--warmup 3] [--cprofile FILE] [--show-statements] [--switch-interval-ms MS]
 
 ``--summary`` prints the figures only (and writes nothing); ``--cprofile FILE``
 profiles the worker threads' jobs (one profile each, merged into FILE, readable with
@@ -339,6 +339,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "no_answer_per_auction": late / max(1, len(wall)),
             "pinger_cpu_per_auction": pinger_cpu_ms / max(1, len(walls)),
             "gc": pauses.summary(), "gc_freeze": args.gc_freeze, "gc_off": args.gc_off,
+            "switch_ms": sys.getswitchinterval() * 1000,
             "statements": ({p: pct(counts, p) for p in (0, 50, 100)} if counts else None),
             "one_auction": (statements[max(kept)] if statements and kept else None),
             "load": os.getloadavg()[0]}
@@ -429,6 +430,9 @@ def render(r: dict[str, Any], summary: bool = False) -> str:
                 + " / ".join(f"{gcs[g][0]}, {gcs[g][2]:.1f} ms" for g in (0, 1, 2))
                 + (" (heap frozen after start-up)" if r["gc_freeze"] else "")
                 + (" (collector off during the jobs)" if r["gc_off"] else "") + " |")
+    if abs(r.get("switch_ms", 5.0) - 5.0) > 1e-9:  # a diagnosis run: say so
+        rows.append(f"| interpreter thread switch interval (not the default 5 ms) | "
+                    f"{r['switch_ms']:g} ms |")
     if r["statements"]:
         st = r["statements"]
         rows.append(f"| statements per auction (BEGINs included), p50 (min..max) | "
@@ -475,11 +479,16 @@ def main() -> None:
     p.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
                    help="freeze the start-up heap out of the garbage collector, as the "
                         "worker command does (--no-gc-freeze: as before)")
+    p.add_argument("--switch-interval-ms", type=float, default=None,
+                   help="diagnosis: the interpreter's thread switch interval during the "
+                        "run (sys.setswitchinterval; default: Python's 5 ms)")
     p.add_argument("--gc-off", action="store_true",
                    help="diagnosis: no cyclic garbage collection during the jobs")
     p.add_argument("--show-statements", action="store_true",
                    help="count the SQL statements per auction and print one auction's")
     args = p.parse_args()
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     result = run(args)
     body = render(result, summary=args.summary)
     print(body)
