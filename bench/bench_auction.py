@@ -417,10 +417,10 @@ def render(r: dict[str, Any], summary: bool = False) -> str:
         f"| whole job (claim excluded), p50 / p99 | {w[50]:.1f} / {w[99]:.1f} ms |",
         f"| leadgate's own overhead per auction, p50 | **{o[50]:.2f} ms** |",
         f"| p90 / p99 / mean | {o[90]:.2f} / {o[99]:.2f} / {o['mean']:.2f} ms |",
-        f"| CPU time of the worker thread per auction (post included), p50 | "
+        f"| CPU time of the worker thread per auction (posts built and waited for), p50 | "
         f"**{c[50]:.2f} ms** |",
         f"| p90 / p99 / mean | {c[90]:.2f} / {c[99]:.2f} / {c['mean']:.2f} ms |",
-        f"| CPU time of the pinger's event loop thread per auction | "
+        f"| CPU time of the pinger's event loop thread per auction (pings and posts) | "
         f"{r['pinger_cpu_per_auction']:.2f} ms |",
         f"| buyers not answering within the timeout, per auction | "
         f"{r['no_answer_per_auction']:.1f} of 20 |",
@@ -456,7 +456,8 @@ def render(r: dict[str, Any], summary: bool = False) -> str:
         "the time the worker thread waited for a core (or for the interpreter lock, held "
         "by the pinger's event loop closing cancelled pings). The CPU time row is "
         "`time.thread_time()` of the worker thread over the job: the work leadgate itself "
-        "does per auction, whatever the load. The ping phase ends when every "
+        "does per auction, whatever the load, except the posts' I/O, which the pinger's "
+        "event loop does (its CPU is the next row). The ping phase ends when every "
         "buyer answered or at the timeout, whichever is first (pending pings are "
         "cancelled); the figures above the timeout are the event loop's wake-up and the "
         "hand-back to the worker thread.\n")
