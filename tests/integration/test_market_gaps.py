@@ -249,6 +249,10 @@ def test_a_shared_lead_is_sold_to_up_to_n_bidders_in_bid_order(app: App) -> None
     assert trace["outcome"] == "sold" and trace["sold"] == ["a", "c"]
     assert [(p["buyer"], p["result"]) for p in trace["posts"]] == [
         ("a", "sold"), ("x", "refused"), ("b", "rejected"), ("c", "sold"), ("d", "refused")]
+    # d is struck off without a reservation's statement, its line as any refusal's
+    assert trace["posts"][4] == {"buyer": "d", "price": "10.00", "bid_id": "d-1",
+                                 "result": "refused", "reason": "sold_out"}
+    assert trace["rejected"] == ["x", "b", "d"] and trace["winner"] is None
     assert {b["buyer"]: b["status"] for b in trace["buyers"]}["c"] == "sold"
 
 

@@ -162,3 +162,51 @@ def test_auction_with_a_rejected_post_on_postgresql(pg_url: str, clock: FakeCloc
         assert sale_event(app, lead_id)["trace"]["rejected"] == ["globex"]
     finally:
         app.close()
+
+
+SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVg=="
+
+
+def test_the_post_to_the_winner_is_signed_authenticated_and_recorded(app: App) -> None:
+    """The auction's post (sent by the pinger's event loop) carries what the delivery
+    engine would send: the rendered headers, the auth header, the idempotency key and a
+    Standard Webhooks signature; the attempt keeps request and response, secrets
+    redacted."""
+    from sqlalchemy import select
+    from standardwebhooks.webhooks import Webhook
+
+    from leadgate.store import models as m
+
+    with buyer_servers(BuyerServer("acme", 12), BuyerServer("globex", 19.5),
+                       BuyerServer("initech", 7)) as srv:
+        text = setup_text(srv, BIDDERS, TO)
+        post_url = f"url: '{srv['globex'].rec.url}/post', "  # type: ignore[union-attr]
+        text = text.replace(post_url, post_url + "auth: {type: bearer, token: tok_s3cr3t_99}, "
+                            f"sign: {{secrets: [{SECRET}]}}, "
+                            "headers: {X-Bid: '{{ lead.bid_id }}'}, ")
+        apply_setup(app, text)
+        lead_id = capture(app, 1)
+        drain(app)
+    got = srv["globex"].posts[0]
+    headers = {k.lower(): v for k, v in got.headers.items()}
+    assert headers["authorization"] == "Bearer tok_s3cr3t_99"
+    assert headers["x-bid"] == "globex-1"
+    assert headers["webhook-id"] == headers["idempotency-key"]
+    Webhook(SECRET).verify(got.body, headers)  # raises if the signature is wrong
+    with app.reader() as uow:
+        d = uow.session.scalar(select(m.Delivery).where(m.Delivery.lead_id == lead_id))
+        assert d is not None
+        attempt = uow.session.scalar(select(m.DeliveryAttempt).where(
+            m.DeliveryAttempt.delivery_id == d.id))
+        assert attempt is not None
+        assert (d.status, d.destination_key, d.external_id) == (
+            "accepted", "globex-post", "globex-lead")
+        assert d.idempotency_key == headers["idempotency-key"]
+        assert attempt.outcome == "accepted"
+        sent = {k.lower(): v for k, v in attempt.request["headers"].items()}
+        assert sent["authorization"] == "***" and "tok_s3cr3t_99" not in str(attempt.request)
+        assert attempt.request["url"].endswith("/post")
+        assert attempt.request["body"] == got.body.decode()
+        assert attempt.response is not None and attempt.response["status"] == 200
+        assert "globex-lead" in attempt.response["body"]
+    assert sale_event(app, lead_id)["trace"]["posts"][0]["result"] == "sold"

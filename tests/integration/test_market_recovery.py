@@ -22,8 +22,7 @@ from tests.integration.market_kit import (
 )
 
 from leadgate.bootstrap import App
-from leadgate.services import deliveries
-from leadgate.services.market import ledger
+from leadgate.services.market import ledger, sell
 from leadgate.store import market as mk
 from leadgate.store import models as m
 
@@ -52,7 +51,7 @@ def _crash_on_post(monkeypatch: pytest.MonkeyPatch, app: App) -> None:
         raise WorkerKilled
 
     with monkeypatch.context() as mp:
-        mp.setattr(deliveries, "_send", killed)
+        mp.setattr(sell, "_post", killed)
         with pytest.raises(WorkerKilled):
             drain(app)
 

@@ -37,13 +37,13 @@ SHARED = """\
 TO = "{method: ping_post, buyers: [acme, globex, initech], timeout: 300ms}"
 
 #: statements of one auction selling a lead twice, with the configuration cached:
-#: the job's row, the lead, the market stamp (buyers, destinations and settings), the
-#: lead's market row and the buyers' loads (1 transaction); per sale the reservation
-#: (the sale's INSERT ... ON CONFLICT DO NOTHING and two conditional UPDATEs, no
-#: savepoint) and the post's delivery row (1 transaction), then its attempt, outcome
-#: and the sale settled; the lead's trace, the buyers' counters, the lead's status,
-#: the timeline row and the job (the last transaction)
-EXPECTED = {"sqlite": 28, "postgresql": 28}
+#: the job's row, the lead with its market row (one joined SELECT), the market stamp
+#: (buyers, destinations and settings) and the buyers' loads (1 transaction); per
+#: sale the reservation (the sale's INSERT ... ON CONFLICT DO NOTHING and two
+#: conditional UPDATEs, no savepoint) and the post's delivery row (1 transaction),
+#: then its attempt, outcome and the sale settled; the lead's trace, the buyers'
+#: counters, the lead's status, the timeline row and the job (the last transaction)
+EXPECTED = {"sqlite": 27, "postgresql": 27}
 
 
 @contextmanager

@@ -120,6 +120,15 @@ def test_ping_tree_moves_on_when_a_buyer_times_out(app: App) -> None:
     assert [s.buyer_key for s in sales] == ["globex"]
     posts = sale_event(app, lead_id)["trace"]["posts"]
     assert posts[0]["buyer"] == "acme" and posts[0]["result"] == "error"
+    assert posts[0]["reason"].startswith("timed out after 0.2s")
+    with app.reader() as uow:  # the post that timed out is closed with its attempt
+        d = uow.session.scalar(select(m.Delivery).where(
+            m.Delivery.lead_id == lead_id, m.Delivery.destination_key == "acme-post"))
+        assert d is not None and d.status == "dead"
+        attempt = uow.session.scalar(select(m.DeliveryAttempt).where(
+            m.DeliveryAttempt.delivery_id == d.id))
+        assert attempt is not None and attempt.outcome == "error"
+        assert attempt.response is None and attempt.request["url"].endswith("/post")
 
 
 def test_ping_tree_with_nobody_accepting_falls_back(app: App) -> None:

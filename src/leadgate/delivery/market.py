@@ -1,4 +1,4 @@
-"""Pinging buyers in parallel for a ping post auction.
+"""Pinging buyers in parallel for a ping post auction, and posting the sold lead.
 
 One event loop thread per process holds one ``aiohttp`` client session (kept-alive
 connections per buyer host, one TLS context); :meth:`Pinger.ping_all` sends every
@@ -8,11 +8,18 @@ A buyer's ping destination is an ``http`` destination (docs/delivery.md): its
 ``response`` rules read the bid (``price``) and the bid id (``external_id``) from the
 answer; a ``rejected`` answer, or one without a price, is no bid.
 
-aiohttp rather than httpx (which posts the leads, with retries, in the worker
-threads) because pings are many, small and cancelled at the timeout: measured on
-this machine, 20 parallel pings to a local buyer cost the event loop 4.7 ms of CPU
-with aiohttp and 77 ms with httpx's async client, and that loop's CPU is what makes
-an auction overrun its timeout when several run at once (docs/benchmarks.md).
+:meth:`Pinger.post` sends an auction's or a ping tree's post of the full lead to an
+``http`` buyer destination over the same session: the worker thread builds and signs
+the request exactly as the delivery engine does (``delivery.http``), the loop does
+the I/O, and the answer is classified by the destination's ``response`` rules. The
+delivery engine's own sends (queued deliveries, with retries) stay on httpx.
+
+aiohttp rather than httpx because pings are many, small and cancelled at the
+timeout: measured on this machine, 20 parallel pings to a local buyer cost the event
+loop 4.7 ms of CPU with aiohttp and 77 ms with httpx's async client, and that loop's
+CPU is what makes an auction overrun its timeout when several run at once. Handing the two posts
+of a shared sale to the loop took 4-5 ms of CPU per auction off the worker thread
+(httpx's sync requests) without a measurable rise in the loop's (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import aiohttp
 from yarl import URL
 
 from leadgate.delivery import responses, signing
-from leadgate.delivery.base import Outcome
+from leadgate.delivery.base import Exchange, Outcome, truncate
 from leadgate.delivery.http import auth_headers, build
 from leadgate.domain.market.amounts import CENT
 
@@ -140,6 +147,48 @@ class Pinger:
                               time.perf_counter() - t0)
         outcome = responses.classify(status, text, r.config.get("response"))
         return PingAnswer(r.buyer, outcome, time.perf_counter() - t0, status)
+
+    def post(self, config: Mapping[str, Any], view: Mapping[str, Any],
+             timeout: float) -> tuple[Outcome, Exchange]:
+        """Post the lead ``view`` to an ``http`` destination (``config``), as
+        ``delivery.http.exchange`` would (auth and signature headers, the exchange
+        recorded truncated, the answer classified by the ``response`` rules); a
+        timeout or a connection failure is an ``error`` outcome. The request is built
+        in the calling thread; only the I/O runs on the pinger's loop."""
+        req = build(config, view)
+        headers = dict(req["headers"])
+        headers.update(auth_headers(config))
+        if config.get("sign"):
+            msg_id = str(view.get("idempotency_key") or view.get("delivery_id") or "")
+            headers.update(signing.sign_headers(config["sign"], msg_id, datetime.now(UTC),
+                                                req["body"]))
+        body = req["body"].encode()
+        seen = Exchange(request={"method": req["method"], "url": req["url"],
+                                 "headers": dict(headers), "body": truncate(req["body"])})
+        got = self._run(self._post(req["method"], req["url"], headers, body, timeout))
+        if isinstance(got, str):  # the error's text: the request as prepared, no answer
+            return Outcome("error", got, retryable=True), Exchange(request=req)
+        status, text, ms, kept = got
+        seen.response = {"status": status, "ms": ms, "headers": kept, "body": truncate(text)}
+        return responses.classify(status, text, config.get("response")), seen
+
+    async def _post(self, method: str, url: str, headers: Mapping[str, str], body: bytes,
+                    timeout: float) -> tuple[int, str, float, dict[str, str]] | str:
+        start = time.monotonic()
+        try:
+            async with self._client().request(
+                    method, self._url(url), headers=headers, data=body,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                raw = await resp.read()
+                text = raw.decode(resp.charset or "utf-8", errors="replace")
+                kept = {k: v for k, v in resp.headers.items()
+                        if k.lower() in ("content-type", "location", "retry-after")}
+                return resp.status, text, round((time.monotonic() - start) * 1000, 3), kept
+        except TimeoutError as exc:
+            return f"timed out after {timeout:g}s ({type(exc).__name__})"
+        except (aiohttp.ClientError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
         loop, session = self._loop, self._session

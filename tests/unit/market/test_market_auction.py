@@ -13,6 +13,7 @@ from leadgate.domain.market.auction import (
     Bid,
     decide_auction,
     next_after_rejection,
+    next_after_rejections,
     next_after_sale,
 )
 from leadgate.domain.market.buyers import BuyerCandidate
@@ -82,6 +83,31 @@ def test_auction_after_a_shared_sale_the_next_bid_is_offered_the_lead_too() -> N
     assert d3.summary == "Sold (shared) to A for 30.00, C for 10.00."
     with pytest.raises(RoutingError):
         next_after_sale(d3, "a")
+
+
+@settings(max_examples=60, deadline=None)
+@given(amounts=st.lists(st.integers(1, 50), min_size=1, max_size=6),
+       sold=st.integers(0, 2), data=st.data())
+def test_auction_striking_off_several_bids_at_once_is_the_same_as_one_by_one(
+        amounts: list[int], sold: int, data: st.DataObject) -> None:
+    keys = [chr(ord("a") + i) for i in range(len(amounts))]
+    bids = [Bid(k, D(a), (i + 1) * MS) for i, (k, a) in enumerate(zip(keys, amounts, strict=True))]
+    d = decide_auction(bids, _bidders(*keys, sale={"shared": 3}), LEAD, NOW,
+                       margin=Margin.parse({"percent": 10}))
+    for _ in range(min(sold, len(keys) - 1)):  # the lead bought by the first bids
+        assert d.winner is not None
+        d = next_after_sale(d, d.winner.buyer)
+    holding = [r.buyer for r in (d.winner, *d.fallbacks) if r]
+    struck = data.draw(st.permutations(holding)).__getitem__(
+        slice(0, data.draw(st.integers(0, len(holding)))))
+    one_by_one = d
+    for k in struck:
+        one_by_one = next_after_rejection(one_by_one, k)
+    at_once = next_after_rejections(d, struck)
+    assert at_once == one_by_one
+    assert at_once.to_dict() == one_by_one.to_dict()
+    with pytest.raises(RoutingError):  # a buyer struck off twice holds no bid
+        next_after_rejections(d, [*struck, *struck[:1]] if struck else ["zz"])
 
 
 def test_auction_ties_go_to_the_earlier_answer_then_priority_then_key() -> None:

@@ -17,7 +17,8 @@ timeout, and hands the answers to :func:`decide_auction`, which:
   paid the bid less the margin.
 
 The winner is the first ranked bid; the others are the fallbacks, in order: if the winner
-rejects the posted lead, :func:`next_after_rejection` promotes the next. A lead bought
+rejects the posted lead, :func:`next_after_rejection` promotes the next
+(:func:`next_after_rejections` strikes off several at once). A lead bought
 by a shared buyer (``sale: {shared: N}``) is offered on to the next bid in order
 (:func:`next_after_sale`), so one auction sells it to up to N distinct bidders (the
 service's reservation refuses a post once the lead is full, or to an exclusive buyer).
@@ -39,7 +40,7 @@ from leadgate.domain.market.money import Margin
 from leadgate.domain.market.trace import BuyerLine, check, ineligible_line
 
 __all__ = ["DEFAULT_TIMEOUT", "AuctionDecision", "Bid", "RankedBid", "decide_auction",
-           "next_after_rejection", "next_after_sale"]
+           "next_after_rejection", "next_after_rejections", "next_after_sale"]
 
 DEFAULT_TIMEOUT = timedelta(milliseconds=750)
 
@@ -216,16 +217,27 @@ def _settle(ranked: tuple[RankedBid, ...], lines: dict[str, BuyerLine],
 def next_after_rejection(decision: AuctionDecision, rejected_buyer: str) -> AuctionDecision:
     """The decision after ``rejected_buyer`` rejected the posted lead: the next ranked
     bid wins (or nobody). A fallback may also be struck off before its turn."""
+    return next_after_rejections(decision, (rejected_buyer,))
+
+
+def next_after_rejections(decision: AuctionDecision,
+                          rejected: Sequence[str]) -> AuctionDecision:
+    """:func:`next_after_rejection` for several buyers at once, in the order given: the
+    same decision as rejecting them one by one (each line is written once and the
+    ranking settled once, not once per buyer)."""
     ranked = ((decision.winner,) if decision.winner else ()) + decision.fallbacks
-    if rejected_buyer not in {r.buyer for r in ranked}:
-        raise RoutingError(f"{rejected_buyer!r} holds no bid in this auction")
+    holding = {r.buyer for r in ranked}
     lines = {ln.buyer: ln for ln in decision.lines}
-    ln = lines[rejected_buyer]
-    lines[rejected_buyer] = ln.but(status="rejected",
-                                   text=f"{ln.name} rejected the lead after bidding "
-                                        f"{show(ln.price)}")
-    left = tuple(r for r in ranked if r.buyer != rejected_buyer)
-    return _settle(left, lines, (*decision.rejected, rejected_buyer), decision.reserve_price,
+    for buyer in rejected:
+        if buyer not in holding:
+            raise RoutingError(f"{buyer!r} holds no bid in this auction")
+        holding.discard(buyer)
+        ln = lines[buyer]
+        lines[buyer] = ln.but(status="rejected",
+                              text=f"{ln.name} rejected the lead after bidding "
+                                   f"{show(ln.price)}")
+    left = tuple(r for r in ranked if r.buyer in holding)
+    return _settle(left, lines, (*decision.rejected, *rejected), decision.reserve_price,
                    decision.margin, decision.timeout, decision.now, decision.sold)
 
 

@@ -37,6 +37,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     CursorResult,
     Table,
     and_,
@@ -72,6 +73,14 @@ WINDOWS = ("hour", "day", "week", "month")
 _BUDGET_COLUMN = {"daily": ("day", "day_spent"), "monthly": ("month", "month_spent")}
 
 
+def core(uow: UnitOfWork) -> Connection:
+    """The unit of work's connection, for the sale's prebuilt Core statements: the
+    same transaction as ``uow.session`` (a Core statement on a table is run as is by
+    the session too, which only adds its own bookkeeping per call; nothing is
+    flushed either way)."""
+    return uow.session.connection()
+
+
 def cents(amount: Decimal) -> int:
     return int((amount.quantize(CENT) * 100).to_integral_value())
 
@@ -102,7 +111,7 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
                now: datetime) -> list[BuyerCandidate]:
     """Each buyer with its live load for this lead: three reads by key."""
     s = uow.session
-    rows = {r.buyer_key: r for r in s.execute(_LOADS_OF, {"keys": list(buyers)})}
+    rows = {r.buyer_key: r for r in core(uow).execute(_LOADS_OF, {"keys": list(buyers)})}
     ml = s.get(mk.MarketLead, lead_id) if lead_id is not None else None
     bought = set(s.scalars(select(mk.Sale.buyer_key).where(mk.Sale.lead_id == lead_id))
                  ) if ml is not None and ml.sales else set()  # a new lead: no query
@@ -112,8 +121,14 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
     return out
 
 
-#: every eligible buyer's load row in one Core statement (no ORM objects built)
-_LOADS_OF = select(LOADS).where(LOADS.c.buyer_key.in_(bindparam("keys", expanding=True)))
+#: (window, its start column, its count column)
+_WINDOW_COLUMNS = tuple((w, f"{w}_start", f"{w}_count") for w in WINDOWS)
+#: every eligible buyer's load row in one Core statement (no ORM objects built), with
+#: the columns the eligibility checks read (not the console's totals)
+_LOADS_OF = select(*(LOADS.c[name] for name in (
+    "buyer_key", *(c for _w, start, count in _WINDOW_COLUMNS for c in (start, count)),
+    "day_spent", "month_spent"))).where(
+    LOADS.c.buyer_key.in_(bindparam("keys", expanding=True)))
 
 
 def load_of(b: Buyer, row: Any, now: datetime,
@@ -122,9 +137,9 @@ def load_of(b: Buyer, row: Any, now: datetime,
     sold: dict[str, int] = {}
     day = month = 0
     if row is not None:
-        for w in WINDOWS:
-            if getattr(row, f"{w}_start") == starts[w]:
-                sold[w] = getattr(row, f"{w}_count")
+        for w, start, count in _WINDOW_COLUMNS:
+            if getattr(row, start) == starts[w]:
+                sold[w] = getattr(row, count)
         day = row.day_spent if row.day_start == starts["day"] else 0
         month = row.month_spent if row.month_start == starts["month"] else 0
     return BuyerLoad(sold=sold, spent_today=money(day), spent_month=money(month),
@@ -193,41 +208,53 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
     other worker can take them back): a lower bound of the lead's count, so a buyer
     it already fills is refused ``sold_out`` without the statements (the conditional
     UPDATE would refuse it)."""
-    s = uow.session
+    c = core(uow)
     p, pay = cents(price), cents(payout)
-    lead_stmt, load_stmt, limits = _statements(buyer)
-    if any(p > lim for lim in limits):
-        raise Refused("capped")  # more than a whole budget: no window could pay it
-    if held and (buyer.exclusive or held >= buyer.max_sales):
-        raise Refused("sold_out")
+    lead_stmt, load_stmt, _ = _statements(buyer)
+    code = refused_outright(buyer, price, held)
+    if code is not None:
+        raise Refused(code)
     starts = buyer_window_starts(buyer, now)
     # the sale row first: a twin job selling the same lead to the same buyer waits here
     # holding nothing, then inserts nothing (the unique (lead, buyer) key)
-    sale_id = s.execute(_new_sale(uow.dialect), {
+    sale_id = c.execute(_new_sale(uow.dialect), {
         "lead_id": lead_id, "buyer_key": buyer.key, "method": method, "price": p,
         "payout": pay, "exclusive": buyer.exclusive, "bid_id": bid_id,
         "status": "pending", "sold_at": now}).scalar()
     if sale_id is None:
         raise Refused("already_sold_to_buyer")
     # no savepoint: a refusal takes back what this call wrote, statement by statement
-    if _rows(s.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
+    if _rows(c.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
                                    "b_now": now})) != 1:
-        s.execute(_DROP_SALE, {"b_id": sale_id})
+        c.execute(_DROP_SALE, {"b_id": sale_id})
         raise Refused("sold_out")
     params: dict[str, Any] = {"b_key": buyer.key, "b_p": p, "b_now": now}
     for w in WINDOWS:
         params[f"b_{w}"] = starts[w]
-    if _rows(s.execute(load_stmt, params)) != 1:
+    if _rows(c.execute(load_stmt, params)) != 1:
         _undo_lead(uow, lead_id, p, pay, buyer.exclusive, now)
-        s.execute(_DROP_SALE, {"b_id": sale_id})
+        c.execute(_DROP_SALE, {"b_id": sale_id})
         raise Refused("capped", locked=True)
     return Reserved(int(sale_id), lead_id, buyer.key, p, pay, buyer.exclusive, now, bid_id)
+
+
+def refused_outright(buyer: Buyer, price: Decimal, held: int = 0) -> str | None:
+    """The refusal :func:`reserve` answers without a statement, if any: ``capped`` for
+    a price above one of the buyer's whole budgets (no window could pay it), and
+    ``sold_out`` when the sales of the lead the caller holds (``held``) already fill
+    it for this buyer (exclusive, or ``sale: {shared: N}`` reached)."""
+    limits = _statements(buyer)[2]
+    if limits and any(cents(price) > lim for lim in limits):
+        return "capped"
+    if held and (buyer.exclusive or held >= buyer.max_sales):
+        return "sold_out"
+    return None
 
 
 def settle(uow: UnitOfWork, sale: Reserved, external_id: str | None) -> bool:
     """Mark a reserved sale sold (the buyer took the lead); False if it was no longer
     pending (settled as lost meanwhile: see :func:`expire`)."""
-    return _rows(uow.session.execute(_SETTLE, {"b_id": sale.id, "b_x": external_id})) == 1
+    return _rows(core(uow).execute(_SETTLE, {"b_id": sale.id, "b_x": external_id})) == 1
 
 
 _NEW_SALE = {name: d.insert(SALES).on_conflict_do_nothing(
@@ -385,7 +412,7 @@ def count_all(uow: UnitOfWork, counts: Mapping[str, Mapping[str, int]]) -> None:
     rows = [{"k": k, **{c: counts[k].get(c, 0) for c in COUNTERS}}
             for k in sorted(counts) if any(counts[k].values())]
     if rows:
-        uow.session.execute(_COUNT, rows)
+        core(uow).execute(_COUNT, rows)
 
 
 _COUNT = update(LOADS).where(LOADS.c.buyer_key == bindparam("k")).values(

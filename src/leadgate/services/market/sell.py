@@ -44,7 +44,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from leadgate.delivery.base import Outcome, Spec
+from leadgate.delivery.base import Exchange, Outcome, Spec
 from leadgate.delivery.market import PingRequest, pinger
 from leadgate.domain.market.amounts import show
 from leadgate.domain.market.auction import (
@@ -52,6 +52,7 @@ from leadgate.domain.market.auction import (
     Bid,
     decide_auction,
     next_after_rejection,
+    next_after_rejections,
     next_after_sale,
 )
 from leadgate.domain.market.buyers import Buyer, BuyerCandidate
@@ -66,6 +67,10 @@ from leadgate.services.market.settings import MarketSettings
 from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
+
+_LEAD_AND_MARKET_ROW = (select(m.Lead, mk.MarketLead)
+                        .outerjoin(mk.MarketLead, mk.MarketLead.lead_id == m.Lead.id)
+                        .where(m.Lead.id == bindparam("b_lead")))
 
 
 @jobs.handler(JOB)
@@ -92,7 +97,9 @@ class Sold:
 def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | None:
     """Sell the lead of a ``lead.sell`` job (see the module docstring); commits."""
     s = uow.session
-    lead = s.get(m.Lead, payload["lead_id"])
+    # the lead and its market row in one statement (both kept in the session)
+    row = s.execute(_LEAD_AND_MARKET_ROW, {"b_lead": payload["lead_id"]}).one_or_none()
+    lead, got = (None, None) if row is None else row
     if lead is None or lead.status != "sell":
         return None  # sold or placed meanwhile
     target = dict(payload.get("target") or {})
@@ -102,8 +109,8 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     settings: MarketSettings = cfg.settings
     buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
     # written with the lead by capture; a lead routed to sale later gets it here
-    ml = s.get(mk.MarketLead, lead.id) or ledger.ensure_lead(
-        uow, lead.id, lead.source.key if lead.source else None, now)
+    ml = got or ledger.ensure_lead(uow, lead.id, lead.source.key if lead.source else None,
+                                   now)
     recovered: list[dict[str, Any]] = []
     if ml.sales:  # a new lead has no sale: no query
         wait = _recover(uow, lead.id, buyers, settings, now, recovered)
@@ -278,6 +285,21 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             break
         w = decision.winner
         buyer = buyers[w.buyer]
+        if ledger.refused_outright(buyer, w.amount, sold.held):
+            # the lead is full: this bid and the ones after it that the reservation
+            # would refuse without a statement are struck off at once (same post
+            # lines and trace as one by one)
+            out = []
+            for bid in (w, *decision.fallbacks):
+                code = ledger.refused_outright(buyers[bid.buyer], bid.amount, sold.held)
+                if code is None:
+                    break
+                out.append(bid.buyer)
+                posts.append({"buyer": bid.buyer, "price": show(bid.amount),
+                              "bid_id": bid_ids.get(bid.buyer), "result": "refused",
+                              "reason": code})
+            decision = next_after_rejections(decision, out)
+            continue
         payout = w.payout if quoted is None else ledger.money(quoted)
         post = _offer(uow, lead, buyer, w.amount, payout, now, method="ping_post",
                       bid_id=bid_ids.get(w.buyer), within=left, dests=dests,
@@ -330,7 +352,7 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
     did, key = None, uuid.uuid4().hex
     if spec is not None:
         # Core, not an ORM object: one INSERT now and one UPDATE after the post
-        did = int(uow.session.execute(_NEW_DELIVERY, {
+        did = int(ledger.core(uow).execute(_NEW_DELIVERY, {
             "lead_id": lead.id, "destination_key": first, "idempotency_key": key,
             "status": "sending", "attempts": 1, "attempts_offset": 0, "position": 0,
             "created_at": now, "updated_at": now}).inserted_primary_key[0])
@@ -345,11 +367,9 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
             sold.view = deliveries.lead_view(lead, None)
         view = sold.view | {"delivery_id": did, "idempotency_key": key, "bid_id": bid_id,
                             "price": show(price), "buyer": buyer.key}
-        outcome, seen, started, ms = deliveries._send(
-            spec, view, now, batch=None,
-            http=deliveries.http_client_for(spec.config.get("url")))
+        outcome, seen, started, ms = _post(spec, view, now)
         deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
-        uow.session.execute(_POSTED, {
+        ledger.core(uow).execute(_POSTED, {
             "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
             "b_reason": outcome.reason, "b_now": now,
             "b_x": (outcome.external_id or "")[:200] or None})
@@ -365,13 +385,28 @@ def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: 
                    "reason": outcome.reason}
 
 
+def _post(spec: Spec, view: Mapping[str, Any],
+          now: datetime) -> tuple[Outcome, Exchange, datetime, float]:
+    """Send one post of the full lead: an ``http`` destination through the pinger's
+    event loop (``Pinger.post``: aiohttp, no httpx work in the worker thread), any
+    other kind (and any post while tests inject an HTTP client) through the delivery
+    engine's ``_send``. Returns the outcome, the exchange, when and how long (ms, as
+    the worker thread waited for it)."""
+    if spec.kind != "http" or deliveries._injected:
+        return deliveries._send(spec, view, now, batch=None,
+                                http=deliveries.http_client_for(spec.config.get("url")))
+    t0 = time.monotonic()
+    outcome, seen = pinger().post(spec.config, view, spec.common.timeout)
+    return outcome, seen, now, round((time.monotonic() - t0) * 1000, 3)
+
+
 def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, Any],
               now: datetime) -> None:
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
     # (the UPDATE locks the row on PostgreSQL and returns its committed sales)
-    sales = uow.session.execute(ledger.CONCLUDE, {"b_lead": lead.id, "b_trace": trace,
-                                                  "b_now": now}).scalar()
+    sales = ledger.core(uow).execute(ledger.CONCLUDE, {
+        "b_lead": lead.id, "b_trace": trace, "b_now": now}).scalar()
     ledger.count_all(uow, sold.counts)
     if sold.buyer is None and sales:
         # a twin job (a redelivered one) sold it meanwhile: it stays sold
@@ -399,7 +434,7 @@ _LEAD_STATUS = update(_LEADS).where(_LEADS.c.id == bindparam("b_id")).values(
 def _set_status(uow: UnitOfWork, lead: m.Lead, status: str, queue: str | None) -> None:
     """The lead's status and queue: one Core UPDATE (no ORM flush at the commit); the
     loaded lead shows the new values as if read back."""
-    uow.session.execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
+    ledger.core(uow).execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
                                        "b_queue": queue})
     set_committed_value(lead, "status", status)
     set_committed_value(lead, "queue", queue)
