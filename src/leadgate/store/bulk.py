@@ -23,8 +23,8 @@ SQLite), so the sorted ids are that order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary, Table

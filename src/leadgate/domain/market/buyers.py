@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -225,14 +224,9 @@ class BuyerCandidate:
 def buyer_window_starts(buyer: Buyer, now: datetime) -> dict[str, datetime]:
     """UTC starts of the current hour, day, week (Monday) and month in the buyer's zone
     (the same windows as agents' caps): the service counts the buyer's purchases (and
-    money spent) since these instants to fill :class:`BuyerLoad`. Computed once per
-    zone and instant (a sale reads them for every candidate and again to reserve): the
-    mapping is shared, read it, never change it."""
-    return _window_starts(buyer.zone, now)
-
-
-#: window_starts is pure: the last few (zone, instant) answers are kept
-_window_starts = lru_cache(maxsize=64)(window_starts)
+    money spent) since these instants to fill :class:`BuyerLoad` (``window_starts``
+    computes them once per zone and instant)."""
+    return window_starts(buyer.zone, now)
 
 
 def eligibility(buyer: Buyer, load: BuyerLoad, lead: Mapping[str, Any], now: datetime, *,
