@@ -60,6 +60,7 @@ def make_engine(settings: Settings) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=settings.pool_size,
             max_overflow=20,
+            pool_use_lifo=True,
             json_serializer=dumps,
             json_deserializer=orjson.loads,
         )
@@ -69,6 +70,7 @@ def make_engine(settings: Settings) -> Engine:
         url,
         pool_size=settings.pool_size,
         max_overflow=10,
+        pool_use_lifo=True,
         pool_pre_ping=True,
         json_serializer=dumps,
         json_deserializer=orjson.loads,
