@@ -162,3 +162,46 @@ def test_a_rerun_before_the_sale_expires_waits_for_it(
     assert lead.status == "sold" and [s.status for s in sales] == ["sold"]
     load = _load(app, "globex")
     assert (load.day_count, load.day_spent) == (1, 1950)
+
+
+def test_a_lost_reservation_is_released_when_a_twin_placed_the_lead_meanwhile(
+        app: App, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker that reserved dies (or its last transaction fails) and a twin job
+    places the lead meanwhile: nobody sells the lead again, yet its pending sale is
+    released once expired, counters and budget back, and the release is on the
+    timeline (CI once ended a 1,000-lead run with such a sale left pending)."""
+    with buyer_servers(BuyerServer("acme", None), BuyerServer("globex", 19.5)) as srv:
+        apply_setup(app, setup_text(srv, BIDDERS, TO))
+        lead_id = capture(app, 1)
+        _crash_on_post(monkeypatch, app)
+        with app.uow() as uow:  # a twin job placed the lead (queued for a rep, say)
+            lead = uow.session.get(m.Lead, lead_id)
+            assert lead is not None
+            lead.status, lead.queue = "queued", "unsold"
+            job = uow.session.scalar(select(m.Job).where(m.Job.kind == "lead.sell"))
+            assert job is not None
+            job.locked_until, job.status = None, "pending"  # the lost job runs again
+            uow.commit()
+        clock.advance(seconds=2)
+        drain(app)  # before the sale expires: it waits, and comes back for it
+        _, _, sales = lead_row(app, lead_id)
+        assert [s.status for s in sales] == ["pending"]
+        with app.reader() as uow:
+            waiting = list(uow.session.scalars(select(m.Job).where(
+                m.Job.kind == "lead.sell", m.Job.status == "pending")))
+        assert len(waiting) == 1
+        clock.advance(minutes=1)
+        drain(app)
+        assert not srv["globex"].posts  # nothing is sold again
+    lead, ml, sales = lead_row(app, lead_id)
+    assert (lead.status, lead.queue) == ("queued", "unsold") and sales == []
+    assert ml is not None and (ml.sales, ml.revenue, ml.cost) == (0, 0, 0)
+    load = _load(app, "globex")
+    assert (load.day_count, load.day_spent, load.sold, load.spent) == (0, 0, 0, 0)
+    with app.reader() as uow:
+        released = uow.session.scalars(select(m.LeadEvent.data).where(
+            m.LeadEvent.lead_id == lead_id, m.LeadEvent.type == "sale_released")).all()
+        left = uow.session.scalar(select(m.Job.id).where(
+            m.Job.kind == "lead.sell", m.Job.status.in_(("pending", "running"))))
+    assert [r["buyer"] for e in released for r in e["recovered"]] == ["globex"]
+    assert left is None

@@ -100,8 +100,12 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     # the lead and its market row in one statement (both kept in the session)
     row = s.execute(_LEAD_AND_MARKET_ROW, {"b_lead": payload["lead_id"]}).one_or_none()
     lead, got = (None, None) if row is None else row
-    if lead is None or lead.status != "sell":
-        return None  # sold or placed meanwhile
+    if lead is None:
+        return None
+    if lead.status != "sell":  # sold or placed meanwhile (a twin job, say)
+        if got is not None and got.sales:
+            _recover_placed(uow, lead.id, payload, now)
+        return None
     target = dict(payload.get("target") or {})
     method = str(target.get("method"))
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
@@ -143,6 +147,22 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
         sold.trace["unknown_buyers"] = missing
     _conclude(uow, lead, sold, payload, now)
     return sold  # the worker commits it with the job's "done" (one transaction)
+
+
+def _recover_placed(uow: UnitOfWork, lead_id: int, payload: Mapping[str, Any],
+                    now: datetime) -> None:
+    """A lead placed meanwhile may still hold a reservation of a lost worker: one that
+    reserved, then died or failed its last transaction while a twin job sold the lead.
+    Nobody sells this lead again, so its pending sales are settled here: released once
+    expired (recorded on the timeline), or this job comes back when they expire."""
+    cfg = snapshot.market(uow.session)
+    recovered: list[dict[str, Any]] = []
+    wait = _recover(uow, lead_id, cfg.buyers, cfg.settings, now, recovered)
+    if wait is not None:
+        jobs.enqueue(uow, JOB, dict(payload), now, delay=wait - now).max_attempts = 3
+    if recovered:
+        timeline.add(uow, lead_id, "sale_released", now, actor="market",
+                     recovered=recovered)
 
 
 def _recover(uow: UnitOfWork, lead_id: int, buyers: Mapping[str, Buyer],
