@@ -167,9 +167,10 @@ def ensure_lead(uow: UnitOfWork, lead_id: int, source_key: str | None,
 class Refused(Exception):
     """The sale would break a cap, a budget or the lead's exclusivity.
 
-    ``locked``: the refusal came after the lead's row was updated (and put back), so
-    on PostgreSQL the transaction still holds that row's lock, as a savepoint rolled
-    back would not have. A caller that goes on to another reservation and holds no
+    ``locked``: the refusal came after the lead's row was updated (and put back) or
+    re-checked by a conditional UPDATE that waited for it, so on PostgreSQL the
+    transaction may still hold that row's lock, as a savepoint rolled back would not
+    have. A caller that goes on to another reservation and holds no
     lock that must outlive it commits first, so every transaction keeps taking its
     locks in the one order (sale key, lead, buyer)."""
 
@@ -227,7 +228,13 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
     if _rows(c.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
                                    "b_now": now})) != 1:
         c.execute(_DROP_SALE, {"b_id": sale_id})
-        raise Refused("sold_out")
+        # locked all the same: on PostgreSQL an UPDATE that waited for a twin's update
+        # of the row and then found its condition false (the lead filled meanwhile)
+        # keeps the row lock it took to re-check. Went on to the next buyer in the
+        # same transaction, that lock came before the next sale key, against the
+        # order every reservation takes: a twin inserting that key and waiting for the
+        # lead's row was a deadlock (seen in a 1,000-lead two-server run).
+        raise Refused("sold_out", locked=True)
     params: dict[str, Any] = {"b_key": buyer.key, "b_p": p, "b_now": now}
     for w in WINDOWS:
         params[f"b_{w}"] = starts[w]
