@@ -21,7 +21,6 @@ those rows by primary key (:func:`read`).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from leadgate.domain.agents import Agent, AgentLoad, cap_window_starts
 from leadgate.store import models as m
-from leadgate.store.bulk import _sqlite_values, from_sqlite_time
+from leadgate.store.bulk import from_sqlite_time, sqlite_upsert
 from leadgate.store.db import dumps
 
 #: an offered lead holds its rep's capacity like an assigned one (services/offers.py)
@@ -191,24 +190,12 @@ def record_assignments(db: Session | Connection,
     leads costs one statement whatever its size.
     """
     rows = assignment_rows(assigned)
-    if rows and db.get_bind().dialect.name == "sqlite":
+    if db.get_bind().dialect.name == "sqlite":
         # driver-level, like the capture batch's other SQLite inserts: SQLAlchemy's
         # per-value processing of a compiled multi-row upsert was most of its cost
-        names = list(rows[0])
-        conn = db.connection() if isinstance(db, Session) else db
-        conn.exec_driver_sql(_sqlite_add_assignments(tuple(names)),
-                             _sqlite_values(T, names, rows))
+        sqlite_upsert(db, T, rows, PG_ADD_ASSIGNMENTS)
         return
     _upsert(db, rows, _add_assignments)
-
-
-@functools.cache
-def _sqlite_add_assignments(names: tuple[str, ...]) -> str:
-    """SQLite: :data:`PG_ADD_ASSIGNMENTS` as an ``INSERT ... VALUES`` run once per row
-    (SQLite's upsert has the same syntax and compares the stored times as text, as
-    the compiled statement does)."""
-    return (f"INSERT INTO {T.name} ({', '.join(names)}) "
-            f"VALUES ({', '.join('?' * len(names))}) {PG_ADD_ASSIGNMENTS}")
 
 
 def assignment_rows(assigned: Iterable[tuple[int, Agent, datetime]]) -> list[dict[str, Any]]:

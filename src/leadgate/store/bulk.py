@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, LargeBinary, Table
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, LargeBinary, Table
 from sqlalchemy.orm import Session
 
 from leadgate.store.db import dumps
@@ -108,6 +108,29 @@ def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]
 def pg_upsert(session: Session, table: Table, names: list[str], on_conflict: str) -> str:
     """PostgreSQL: ``INSERT ... SELECT`` of JSON rows (one ``%s``) with an ON CONFLICT clause."""
     return _pg_insert(session, table, names) + " " + on_conflict
+
+
+def sqlite_upsert(db: Session | Connection, table: Table, rows: list[dict[str, Any]],
+                  on_conflict: str) -> None:
+    """SQLite: ``rows`` (dicts with the same keys) as one ``executemany`` of ``INSERT ...
+    VALUES (...)`` followed by ``on_conflict`` (SQLite's upsert has PostgreSQL's
+    syntax, so the same clause serves both, see :func:`pg_upsert`); the values are
+    converted as for :func:`insert_rows`."""
+    if not rows:
+        return
+    names = list(rows[0])
+    key = (table.name, tuple(names), on_conflict)
+    sql = _sqlite_upserts.get(key)
+    if sql is None:
+        sql = _sqlite_upserts[key] = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' * len(names))}) {on_conflict}")
+    conn = db.connection() if isinstance(db, Session) else db
+    conn.exec_driver_sql(sql, _sqlite_values(table, names, rows))
+
+
+#: the upsert text per (table, columns, ON CONFLICT clause): built once
+_sqlite_upserts: dict[tuple[str, tuple[str, ...], str], str] = {}
 
 
 def pg_update(session: Session, table: Table, key: str, names: list[str],
