@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from leadgate.domain.errors import Forbidden, InvalidInput, NotFound
+from leadgate.domain.qualify import unpack_checks
 from leadgate.services.ingest import lead_summary
 from leadgate.services.principal import Principal
 from leadgate.store import models as m
@@ -101,7 +102,7 @@ def lead_detail(uow: UnitOfWork, principal: Principal, lead_id: int) -> dict[str
         "name": display_name(lead),
         "values": lead.values,
         "raw": lead.raw,
-        "checks": lead.checks,
+        "checks": unpack_checks(lead.checks),
         "enrichment": lead.enrichment,
         "score_explanation": lead.score_explanation or [],
         "consent": lead.consent,

@@ -141,7 +141,7 @@ def hold_for(uow: UnitOfWork, lead: m.Lead, agent_id: int, now: datetime, *,
     uow.session.add(m.Assignment(
         lead_id=lead.id, agent_id=agent_id, flow_key=lead.flow_key,
         flow_version=lead.flow_version, rule=rule, method=method,
-        trace=lead.decision or {}, status=status, assigned_at=now))
+        status=status, assigned_at=now))  # its trace: the lead's decision
     from leadgate.services.routing import domain_agent
 
     loads.record_assignments(uow.session, [(agent_id, info.agent if info else

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
 
 from leadgate.domain.agents import Agent, Candidate
 from leadgate.domain.decision import Decision
@@ -143,6 +144,7 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
     state_row.updated_at = now
     lead.flow_key = flow.key
     lead.flow_version = version
+    keep_traces(uow.session, lead)
     lead.decision = decision_record(decision, flow.key or "", version, now)
     apply_decision(uow, lead, decision, now, actor=actor)
     if decision.outcome == "sell":  # the marketplace sells it (services/market)
@@ -171,6 +173,20 @@ def decision_record(decision: Decision, flow_key: str, version: int | None,
     }
 
 
+_ASSIGNMENTS = cast(Table, m.Assignment.__table__)
+_KEEP_TRACES = (update(_ASSIGNMENTS)
+                .where(_ASSIGNMENTS.c.lead_id == bindparam("b_lead"),
+                       _ASSIGNMENTS.c.trace.is_(None))
+                .values(trace=bindparam("b_trace", type_=_ASSIGNMENTS.c.trace.type)))
+
+
+def keep_traces(session: Session, lead: m.Lead) -> None:
+    """Before ``lead`` gets a new decision: its assignments whose trace is still its
+    current decision (stored once, NULL on the assignment) get a copy of it."""
+    if lead.id is not None and lead.decision:
+        session.execute(_KEEP_TRACES, {"b_lead": lead.id, "b_trace": lead.decision})
+
+
 def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datetime, *,
                    actor: str | None = None) -> None:
     s = uow.session
@@ -193,7 +209,7 @@ def apply_decision(uow: UnitOfWork, lead: m.Lead, decision: Decision, now: datet
             m.Assignment(
                 lead_id=lead.id, agent_id=agent.id, flow_key=lead.flow_key,
                 flow_version=lead.flow_version, rule=decision.rule, method=decision.method,
-                trace=lead.decision or {}, status="active", assigned_at=now,
+                status="active", assigned_at=now,  # its trace: the lead's decision
             )
         )
         loads.record_assignments(s, [(agent.id, domain_agent(agent), now)])

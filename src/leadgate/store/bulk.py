@@ -193,12 +193,18 @@ def _sqlite_value(col: Any) -> Any:
     t = col.type
     impl = getattr(t, "impl", t)
     if isinstance(impl, JSON) or isinstance(t, JSON):
-        return dumps
+        return _sqlite_json
     if isinstance(impl, DateTime):
         return _sqlite_time
     if isinstance(impl, Boolean):
         return lambda v: None if v is None else int(v)
     return None
+
+
+def _sqlite_json(v: Any) -> str | None:
+    """A JSON value as SQLite stores it; None is SQL NULL, as ``jsonb_to_recordset``
+    makes it on PostgreSQL (not the JSON text ``null``)."""
+    return None if v is None else dumps(v)
 
 
 def _sqlite(session: Session, table: Table, rows: list[dict[str, Any]], names: list[str],

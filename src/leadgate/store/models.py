@@ -238,7 +238,9 @@ class Assignment(Base):
     flow_version: Mapped[int | None] = mapped_column(Integer)
     rule: Mapped[str | None] = mapped_column(String(200))
     method: Mapped[str | None] = mapped_column(String(32))
-    trace: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    #: the decision record that made this assignment, once the lead has been decided
+    #: again; NULL while it is the lead's own ``decision`` (stored once, migration 0011)
+    trace: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="active")
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -33,8 +33,10 @@ __all__ = [
     "Qualification",
     "dedupe_keys",
     "default_steps",
+    "pack_checks",
     "qualify",
     "suppression_keys",
+    "unpack_checks",
 ]
 
 
@@ -139,6 +141,30 @@ def _junk_checks(values: Mapping[str, Any], plan: CampaignPlan) -> list[CheckRow
             else:
                 checks.append(("disposable_email", name, True, ""))
     return checks
+
+
+def pack_checks(checks: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """The checks as a lead stores them: each an array, not an object, so the keys are
+    not repeated in every row of every lead (less than half the bytes, written and
+    parsed on the hot path): ``[code, field, action]`` for a check passed and
+    ``[code, field, action, message]`` for one failed. :func:`unpack_checks` reverses it."""
+    return [[c["code"], c["field"], c["action"]] if c["passed"] else
+            [c["code"], c["field"], c["action"], c["message"]] for c in checks]
+
+
+def unpack_checks(stored: Any) -> list[dict[str, Any]]:
+    """A stored lead's checks as objects (``code``, ``field``, ``passed``, ``action``,
+    ``message``), from :func:`pack_checks`'s arrays; rows stored as objects (leads
+    stored before the arrays) come back as they are."""
+    out: list[dict[str, Any]] = []
+    for row in stored or ():
+        if isinstance(row, Mapping):
+            out.append(dict(row))
+            continue
+        code, name, action, *failed = row
+        out.append({"code": code, "field": name, "passed": not failed, "action": action,
+                    "message": failed[0] if failed else ""})
+    return out
 
 
 def qualify(raw: Mapping[str, Any], campaign: Campaign, *, now: datetime,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadgate.domain.delivery import plan_of
+from leadgate.domain.qualify import pack_checks
 from leadgate.services import deliveries, loads, notifications, snapshot
 from leadgate.services.capture.decide import facts_of
 from leadgate.services.capture.submission import BatchLead, IngestResult
@@ -73,7 +74,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             **({"id": ids[n]} if ids is not None else {}),
             "campaign_id": lead.campaign.id, "source_id": lead.source.id,
             "status": lead.status, "values": q.values, "raw": q.raw, "reasons": lead.reasons,
-            "checks": q.checks, "enrichment": q.enrichment, "consent": q.consent,
+            "checks": pack_checks(q.checks), "enrichment": q.enrichment, "consent": q.consent,
             "score": q.score, "grade": q.grade, "score_explanation": q.score_explanation,
             "assignee_id": agent.id if agent else None, "queue": lead.queue,
             "flow_key": lead.flow_key,
@@ -110,7 +111,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             assignments.append({
                 "lead_id": lead_id, "agent_id": info.id, "flow_key": lead.flow_key,
                 "flow_version": lead.flow_version, "rule": lead.decision.rule,
-                "method": lead.decision.method, "trace": lead.decision_json or {},
+                "method": lead.decision.method, "trace": None,  # the lead's decision
                 "status": "active", "assigned_at": now})
             assigned.append((info.id, info.agent, now))
         if lead.offer is not None:

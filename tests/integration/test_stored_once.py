@@ -1,0 +1,85 @@
+"""What a captured lead stores once: its routing decision (not copied to its
+assignment) and its checks as short arrays; both read back as before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from tests.conftest import WEBSITE_KEY, create_users
+
+from leadgate.api.app import create_app
+from leadgate.bootstrap import App
+from leadgate.domain.qualify import pack_checks, unpack_checks
+from leadgate.services import routing
+from leadgate.store import models as m
+
+
+def post(client: TestClient, i: int) -> dict[str, Any]:
+    r = client.post("/v1/leads", headers={"X-API-Key": WEBSITE_KEY}, json={
+        "first_name": "Asha", "phone": f"+91 98765{i:05d}", "email": f"asha{i}@example.com",
+        "city": "Mumbai"})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_an_assigned_lead_stores_its_decision_once_and_keeps_it_when_decided_again(
+        workspace: App) -> None:
+    client = TestClient(create_app(app=workspace))
+    lead_id = post(client, 1)["id"]
+    with workspace.uow() as uow:
+        lead = uow.session.get(m.Lead, lead_id)
+        assert lead is not None and lead.status == "assigned"
+        first = dict(lead.decision)
+        first_agent = lead.assignee_id
+        # stored NULL: the trace is the lead's own decision (no JSON null either)
+        assert uow.session.execute(text(
+            "SELECT count(*) FROM assignments WHERE lead_id = :i AND trace IS NULL"),
+            {"i": lead_id}).scalar() == 1
+        # the lead is decided again (as a re-route does): the first assignment keeps
+        # the decision that made it, the new one points at the lead's new decision
+        routing.route_lead(uow, lead, workspace.clock(), actor="test")
+        uow.commit()
+    with workspace.uow() as uow:
+        lead = uow.session.get(m.Lead, lead_id)
+        assert lead is not None
+        rows = uow.session.execute(select(m.Assignment.agent_id, m.Assignment.trace)
+                                   .where(m.Assignment.lead_id == lead_id)
+                                   .order_by(m.Assignment.id)).all()
+        assert [r[0] for r in rows][0] == first_agent and len(rows) == 2
+        assert rows[0][1] == first
+        assert rows[1][1] is None and lead.decision != first
+        assert lead.decision["summary"] and rows[1][0] == lead.assignee_id
+
+
+def test_checks_are_stored_as_arrays_and_read_back_as_objects(workspace: App) -> None:
+    client = TestClient(create_app(app=workspace))
+    lead_id = post(client, 2)["id"]
+    with workspace.uow() as uow:
+        stored = uow.session.scalar(select(m.Lead.checks).where(m.Lead.id == lead_id))
+    assert stored and all(isinstance(row, list) for row in stored)
+    token = create_users(workspace)["manager"]
+    detail = client.get(f"/v1/leads/{lead_id}",
+                        headers={"Authorization": f"Bearer {token}"}).json()
+    checks = detail["checks"]
+    assert {"code": "invalid_phone", "field": "phone", "passed": True, "action": "reject",
+            "message": ""} in checks
+    assert len(checks) == len(stored)
+    assert all(set(c) == {"code", "field", "passed", "action", "message"} for c in checks)
+
+
+def test_packing_checks_round_trips_and_reads_the_older_objects() -> None:
+    checks = [
+        {"code": "required", "field": "phone", "passed": True, "action": "reject",
+         "message": ""},
+        {"code": "junk_name", "field": "first_name", "passed": False, "action": "flag",
+         "message": "First name looks like junk."},
+        {"code": "invalid_email", "field": "email", "passed": False, "action": "reject",
+         "message": ""},  # failed with no message: still failed
+    ]
+    packed = pack_checks(checks)
+    assert packed[0] == ["required", "phone", "reject"]
+    assert unpack_checks(packed) == checks
+    assert unpack_checks(checks) == checks  # leads stored before the arrays
+    assert unpack_checks(None) == []
