@@ -178,3 +178,60 @@ def test_queued_jobs_wake_workers_of_other_processes_on_postgresql(app: App) -> 
         assert woken.wait(10)
     finally:
         listener.stop()
+
+
+def test_an_idle_worker_polls_with_one_thread_and_rests_the_others(app: App) -> None:
+    import threading
+
+    class Recording(threading.Event):
+        """The wake-up event, noting which thread waited how long."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.waits: dict[str, set[float | None]] = {}
+            self.lock = threading.Lock()
+
+        def wait(self, timeout: float | None = None) -> bool:
+            with self.lock:
+                self.waits.setdefault(threading.current_thread().name, set()).add(timeout)
+            return super().wait(timeout)
+
+    wake = Recording()
+    w = jobs.Worker(app.uow, app.clock, wake, poll_seconds=0.05, threads=3)
+    w.start()
+    try:
+        for _ in range(200):
+            with wake.lock:
+                if len(wake.waits) == 3:
+                    break
+            threading.Event().wait(0.02)
+    finally:
+        w.stop()
+    # nothing to do: the first thread polls every interval, the others rest 10 times
+    # longer (woken early by commits that queue jobs, or when the first finds work)
+    assert wake.waits == {"leadgate-worker-0": {0.05},
+                          "leadgate-worker-1": {0.05 * jobs.REST_POLLS},
+                          "leadgate-worker-2": {0.05 * jobs.REST_POLLS}}
+
+
+def test_a_worker_thread_that_finds_work_wakes_the_resting_ones(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.setattr(jobs, "REST_POLLS", 2000)  # resting threads would sleep 100 s
+    BARRIER[:] = [threading.Barrier(3)] if app.engine.dialect.name == "postgresql" else []
+    w = jobs.Worker(app.uow, app.clock, threading.Event(), poll_seconds=0.05, threads=3)
+    w.start()
+    try:
+        threading.Event().wait(0.3)  # every thread idle, the helpers resting
+        # queued without a wake-up (as by another process whose signal was lost):
+        # only the first thread polls, finds one, and wakes the others for the rest (on
+        # PostgreSQL the three must run at the same moment, see _together)
+        ids = [enqueue(app, "test.together") for _ in range(3)]
+        for _ in range(200):
+            if all(status(app, i).status in ("done", "dead") for i in ids):
+                break
+            threading.Event().wait(0.02)
+    finally:
+        w.stop()
+    assert [status(app, i).status for i in ids] == ["done"] * 3

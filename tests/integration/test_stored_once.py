@@ -47,7 +47,7 @@ def test_an_assigned_lead_stores_its_decision_once_and_keeps_it_when_decided_aga
         rows = uow.session.execute(select(m.Assignment.agent_id, m.Assignment.trace)
                                    .where(m.Assignment.lead_id == lead_id)
                                    .order_by(m.Assignment.id)).all()
-        assert [r[0] for r in rows][0] == first_agent and len(rows) == 2
+        assert len(rows) == 2 and rows[0][0] == first_agent
         assert rows[0][1] == first
         assert rows[1][1] is None and lead.decision != first
         assert lead.decision["summary"] and rows[1][0] == lead.assignee_id

@@ -130,18 +130,27 @@ _DONE = update(_JOBS).where(_JOBS.c.id == bindparam("b_id")).values(
 
 
 def drain(uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
-          *, max_jobs: int = 1000, claim_limit: int = 10) -> int:
-    """Run due jobs until none is left (or ``max_jobs``); returns how many ran."""
+          *, max_jobs: int = 1000, claim_limit: int = 10,
+          found: Callable[[], None] | None = None) -> int:
+    """Run due jobs until none is left (or ``max_jobs``); returns how many ran.
+    ``found`` is called whenever a claim got jobs, before they run."""
     ran = 0
     while ran < max_jobs:
         with uow_factory() as uow:
             ids = claim(uow, clock(), claim_limit)
         if not ids:
             return ran
+        if found is not None:
+            found()
         for job_id in ids:
             run_one(uow_factory, job_id, clock)
             ran += 1
     return ran
+
+
+#: an idle worker's threads after the first look for due jobs this many poll intervals
+#: apart (the first thread polls every interval and wakes them when it finds work)
+REST_POLLS = 10
 
 
 def default_threads(dialect: str) -> int:
@@ -155,8 +164,9 @@ class Worker:
 
     With ``threads`` > 1 each thread claims one job at a time, so a slow delivery
     does not hold up the jobs behind it; the first thread also runs the periodic
-    tasks. A thread that found work looks again at once; an idle one waits for a
-    wake-up or ``poll_seconds``."""
+    tasks. A thread that found work looks again at once and wakes the others; when
+    idle, the first thread waits for a wake-up or ``poll_seconds`` and the others for
+    a wake-up or ``REST_POLLS`` times that."""
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],
                  wake: threading.Event, poll_seconds: float = 0.5,
@@ -211,10 +221,16 @@ class Worker:
                             with self._uow_factory() as uow:
                                 task(uow, self._clock())
                             self._periodic[i] = (every, task, now_mono)
-                ran = drain(self._uow_factory, self._clock, max_jobs=100, claim_limit=limit)
+                # more may be due: a thread that finds work wakes the resting ones
+                ran = drain(self._uow_factory, self._clock, max_jobs=100, claim_limit=limit,
+                            found=self._wake.set if self._threads_n > 1 else None)
             except Exception:  # database away for a moment: log and keep polling
                 log.exception("worker loop error")
             if ran and not self._stop.is_set():
                 continue  # more may be due already
-            self._wake.wait(self._poll)
+            # idle: the first thread polls (and runs the periodic tasks); the others
+            # rest until woken (jobs committed, or the first thread found work), and
+            # look by themselves only now and then: an idle server polls the table
+            # about 2.6 times a second instead of 2 times per thread
+            self._wake.wait(self._poll if index == 0 else self._poll * REST_POLLS)
             self._wake.clear()
