@@ -83,3 +83,23 @@ def test_packing_checks_round_trips_and_reads_the_older_objects() -> None:
     assert unpack_checks(packed) == checks
     assert unpack_checks(checks) == checks  # leads stored before the arrays
     assert unpack_checks(None) == []
+
+
+def test_the_stored_trace_leaves_out_what_its_decision_record_says(workspace: App) -> None:
+    client = TestClient(create_app(app=workspace))
+    lead_id = post(client, 3)["id"]
+    with workspace.uow() as uow:
+        stored = uow.session.scalar(select(m.Lead.decision).where(m.Lead.id == lead_id))
+    assert stored is not None
+    assert not {"flow", "outcome", "summary", "now"} & set(stored["trace"])
+    token = create_users(workspace)["manager"]
+    shown = client.get(f"/v1/leads/{lead_id}",
+                       headers={"Authorization": f"Bearer {token}"}).json()["decision"]
+    trace = shown["trace"]
+    assert trace["summary"] == shown["summary"] and trace["outcome"] == "assigned"
+    assert trace["flow"] == "insurance" and trace["now"] == shown["decided_at"]
+    assert trace["rules"] == stored["trace"]["rules"]
+    # a record stored whole (before) is shown as it is
+    whole = {**stored, "trace": {**stored["trace"], "summary": "then", "flow": "x",
+                                 "outcome": "queued", "now": "2026-01-01T00:00:00+00:00"}}
+    assert routing.decision_view(whole) == whole

@@ -13,6 +13,7 @@ from leadgate.domain.errors import Forbidden, InvalidInput, NotFound
 from leadgate.domain.qualify import unpack_checks
 from leadgate.services.ingest import lead_summary
 from leadgate.services.principal import Principal
+from leadgate.services.routing import decision_view
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
@@ -109,7 +110,7 @@ def lead_detail(uow: UnitOfWork, principal: Principal, lead_id: int) -> dict[str
         "via": lead.via,
         "flow": lead.flow_key,
         "flow_version": lead.flow_version,
-        "decision": lead.decision,
+        "decision": decision_view(lead.decision),
         "timeline": [
             {"type": e.type, "at": e.at.isoformat(), "actor": e.actor, "data": e.data}
             for e in events

@@ -159,18 +159,45 @@ def route_with(uow: UnitOfWork, lead: m.Lead, flow: Flow, version: int | None,
 
 def decision_record(decision: Decision, flow_key: str, version: int | None,
                     now: datetime) -> dict[str, Any]:
-    """What a lead keeps of its routing decision (its ``decision`` column)."""
-    return {
+    """What a lead keeps of its routing decision (its ``decision`` column).
+
+    The trace is the compact one (what decide() examined, plain JSON, cheaper than
+    deciding), stored without what the record already says (its outcome, summary,
+    flow and time): :func:`decision_view` puts them back for readers."""
+    record = {
         "outcome": decision.outcome,
         "rule": decision.rule,
         "method": decision.method,
         "summary": decision.trace.summary,
-        # the compact trace: what decide() examined, plain JSON, cheaper than deciding
-        "trace": decision.trace.to_dict(compact=True),
+        "trace": None,
         "flow": flow_key,
         "flow_version": version,
         "decided_at": now.isoformat(),
     }
+    trace = decision.trace.to_dict(compact=True)
+    for key, same_as in _TRACE_ECHOES:
+        if key in trace and trace[key] == record[same_as]:
+            del trace[key]
+    record["trace"] = trace
+    return record
+
+
+#: the members of a compact trace that repeat a member of its decision record
+_TRACE_ECHOES = (("flow", "flow"), ("outcome", "outcome"), ("summary", "summary"),
+                 ("now", "decided_at"))
+
+
+def decision_view(stored: Any) -> Any:
+    """A lead's stored ``decision`` as readers see it: the trace whole again, with
+    the members :func:`decision_record` left out because the record holds them.
+    Records stored before (with them) come back as they are."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("trace"), dict):
+        return stored
+    trace = dict(stored["trace"])
+    for key, same_as in _TRACE_ECHOES:
+        if key not in trace and same_as in stored:
+            trace[key] = stored[same_as]
+    return {**stored, "trace": trace}
 
 
 _ASSIGNMENTS = cast(Table, m.Assignment.__table__)
