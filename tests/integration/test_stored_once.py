@@ -103,3 +103,23 @@ def test_the_stored_trace_leaves_out_what_its_decision_record_says(workspace: Ap
     whole = {**stored, "trace": {**stored["trace"], "summary": "then", "flow": "x",
                                  "outcome": "queued", "now": "2026-01-01T00:00:00+00:00"}}
     assert routing.decision_view(whole) == whole
+
+
+def test_the_received_row_holds_the_qualified_step_and_the_timeline_shows_both(
+        workspace: App) -> None:
+    client = TestClient(create_app(app=workspace))
+    lead_id = post(client, 4)["id"]
+    with workspace.uow() as uow:
+        rows = uow.session.execute(select(m.LeadEvent.type, m.LeadEvent.data)
+                                   .where(m.LeadEvent.lead_id == lead_id)
+                                   .order_by(m.LeadEvent.id)).all()
+    assert [r[0] for r in rows] == ["received", "assigned"]  # two rows, three steps
+    assert rows[0][1]["via"] == "api" and rows[0][1]["qualified"]["actor"] == "gatekeeper"
+    token = create_users(workspace)["manager"]
+    timeline = client.get(f"/v1/leads/{lead_id}",
+                          headers={"Authorization": f"Bearer {token}"}).json()["timeline"]
+    assert [(e["type"], e["actor"]) for e in timeline] == [
+        ("received", "source:website"), ("qualified", "gatekeeper"), ("assigned", "router")]
+    assert timeline[0]["data"] == {"via": "api"}
+    assert timeline[1]["data"] == {"score": None, "grade": None}
+    assert timeline[1]["at"] == timeline[2]["at"]  # decided in the same batch

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 
 from leadgate.domain.errors import Forbidden, InvalidInput, NotFound
 from leadgate.domain.qualify import unpack_checks
+from leadgate.services import timeline
 from leadgate.services.ingest import lead_summary
 from leadgate.services.principal import Principal
 from leadgate.services.routing import decision_view
@@ -111,10 +112,7 @@ def lead_detail(uow: UnitOfWork, principal: Principal, lead_id: int) -> dict[str
         "flow": lead.flow_key,
         "flow_version": lead.flow_version,
         "decision": decision_view(lead.decision),
-        "timeline": [
-            {"type": e.type, "at": e.at.isoformat(), "actor": e.actor, "data": e.data}
-            for e in events
-        ],
+        "timeline": timeline.entries(events),
         "assignments": [
             {"agent": a.agent.key, "rule": a.rule, "method": a.method, "status": a.status,
              "assigned_at": a.assigned_at.isoformat()}

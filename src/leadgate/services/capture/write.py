@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from leadgate.domain.delivery import plan_of
 from leadgate.domain.qualify import pack_checks
-from leadgate.services import deliveries, loads, notifications, snapshot
+from leadgate.services import deliveries, loads, notifications, snapshot, timeline
 from leadgate.services.capture.decide import facts_of
 from leadgate.services.capture.submission import BatchLead, IngestResult
 from leadgate.services.capture.tables import (
@@ -92,9 +92,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
     outbox = deliveries.Batch()
     for lead, lead_id in zip(leads, lead_ids, strict=True):
         lead.id = lead_id
-        for type_, actor, data in lead.events:
-            events.append({"lead_id": lead_id, "type": type_, "actor": actor, "data": data,
-                           "at": now if type_ not in ("received",) else lead.sub.received_at})
+        events.extend(timeline.capture_rows(lead_id, lead.events, lead.sub.received_at, now))
         if lead.merged_into is not None:
             actor = f"source:{lead.source.key}"
             events.append({"lead_id": lead.merged_into, "type": "merged", "actor": actor,
