@@ -26,6 +26,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from leadgate.domain.errors import InvalidInput, MalformedRequest, UnsupportedMediaType
 
 MAX_DEPTH = 32
@@ -34,6 +36,8 @@ MIN_INT = -(2**63)
 #: A JSON integer with more digits than this cannot fit in 64 bits; it is not
 #: converted at all (Python refuses to convert more than 4,300 digits anyway).
 _MAX_INT_DIGITS = 19
+#: orjson reads an integer beyond 64 bits as a float: a float this large may be one
+_BIG = float(2**63)
 
 
 #: Where the API's JSON guard leaves the parsed, cleaned body (ASGI scope key).
@@ -100,7 +104,11 @@ def _path(base: str, key: str | int) -> str:
     return f"{base}.{key}" if base else key
 
 
-def clean(value: Any, path: str = "", *, depth: int = 0) -> Any:
+class _ReadAgain(Exception):
+    """orjson read an integer beyond 64 bits as a float: Python's parser must decide."""
+
+
+def clean(value: Any, path: str = "", *, depth: int = 0, fast: bool = False) -> Any:
     """``value`` (JSON-like: mappings, lists, text, numbers, booleans, None) made
     safe to store and show: NUL removed from text; :class:`InvalidBody` naming
     the field for lone surrogates, non-finite or out-of-range numbers, or nesting
@@ -114,6 +122,8 @@ def clean(value: Any, path: str = "", *, depth: int = 0) -> Any:
             raise InvalidBody("the number is outside the 64-bit integer range", field=path)
         return value
     if isinstance(value, float):
+        if fast and not -_BIG < value < _BIG:
+            raise _ReadAgain  # perhaps an integer literal orjson turned into a float
         if not math.isfinite(value):
             raise InvalidBody("NaN and Infinity are not numbers leadgate can store",
                               field=path)
@@ -133,12 +143,13 @@ def clean(value: Any, path: str = "", *, depth: int = 0) -> Any:
                 raise InvalidBody("field names must be text", field=path)
             name = _clean_text(key, _path(path, _printable(key)))
             sub = _path(path, name)
-            new = clean(item, sub, depth=depth + 1)
+            new = clean(item, sub, depth=depth + 1, fast=fast)
             changed = changed or name is not key or new is not item
             out[name] = new
         return out if changed or not isinstance(value, dict) else value
     if isinstance(value, list | tuple):
-        items = [clean(item, _path(path, i), depth=depth + 1) for i, item in enumerate(value)]
+        items = [clean(item, _path(path, i), depth=depth + 1, fast=fast)
+                 for i, item in enumerate(value)]
         if isinstance(value, list) and all(a is b for a, b in zip(items, value, strict=True)):
             return value
         return items
@@ -156,11 +167,17 @@ def _clean_text(text: str, path: str) -> str:
 
 
 def loads(raw: bytes | str) -> Any:
-    """Parse a JSON body strictly and :func:`clean` it.
+    """Parse a JSON body strictly and :func:`clean` it (orjson first: it refuses
+    what is not RFC 8259 JSON, and then Python's parser, with the hooks above, says
+    why or reads what orjson cannot, such as integers beyond 64 bits).
 
     :class:`MalformedRequest` (400) when it is not JSON (or not UTF-8);
     :class:`InvalidBody` (422) when it is JSON holding a value listed above.
     """
+    try:  # the usual body, read in C; anything orjson refuses gets the strict reading
+        return clean(orjson.loads(raw), fast=True)
+    except (orjson.JSONDecodeError, InvalidBody, _ReadAgain):
+        pass  # the reading below says exactly what is wrong (or accepts it)
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:

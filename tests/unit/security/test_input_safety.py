@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,47 @@ def test_safe_row_survives_a_csv_round_trip() -> None:
     buf = io.StringIO()
     csv.writer(buf).writerow(safe_row(["=1+1", "x"]))
     assert next(csv.reader(io.StringIO(buf.getvalue()))) == ["'=1+1", "x"]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"a": 1, "b": [1.5, -0, 2e300, "x"], "c": {"d": null, "e": true}}',
+    b'{"n": 99999999999999999999}',  # beyond 64 bits: orjson would make it a float
+    b'{"n": 18446744073709551615}', b'{"n": 9223372036854775808}',
+    b'{"n": -9223372036854775808}', b'{"n": -9223372036854775809}', b'{"f": 1e20}',
+    b'{"f": 1e999}', b'{"f": -1e999}',
+    b'{"f": NaN}', b'{"f": Infinity}', b'{"s": "\\ud800"}', b'{"s": "a\\u0000b"}',
+    b'{"a": 1, "a": 2}', b'\xef\xbb\xbf{}', b'\xff', b'{"a": "\x01"}', b'[' * 40 + b']' * 40,
+    b'  {"spaced": "out"}  ', b'"just text"', b'{"a": 1} x',
+])
+def test_the_fast_reading_answers_as_the_strict_one(body: bytes) -> None:
+    """loads() reads with orjson first; for every body it must give what Python's
+    parser with the hooks gives: the same value or the same error and message."""
+    def strict(raw: bytes) -> Any:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return ("MalformedRequest", None)
+        try:
+            data = json.loads(text, parse_int=textsafety._parse_int,
+                              parse_float=textsafety._parse_float,
+                              parse_constant=textsafety._BadNumber)
+        except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+            return (type(exc).__name__, None)
+        try:
+            return ("ok", textsafety.clean(data))
+        except textsafety.InvalidBody as exc:
+            return ("InvalidBody", exc.message)
+
+    try:
+        got: Any = ("ok", textsafety.loads(body))
+    except textsafety.InvalidBody as exc:
+        got = ("InvalidBody", exc.message)
+    except MalformedRequest:
+        got = ("MalformedRequest", None)
+    want = strict(body)
+    if want[0] in ("JSONDecodeError", "MalformedRequest"):
+        assert got == ("MalformedRequest", None)
+    else:
+        assert got == want
+        if got[0] == "ok":
+            assert type(got[1]) is type(want[1])
