@@ -317,6 +317,35 @@ def test_the_batch_lookup_reads_only_the_keys_it_asks_for(pg_url: str, history: 
         app.close()
 
 
+@pytest.mark.postgres
+def test_the_batch_statements_run_their_generic_plans(pg_url: str) -> None:
+    """Plans, not time: PostgreSQL would plan the lookup of a one-lead batch anew every
+    time (a custom plan looks cheaper for arrays of one key); the batch's transaction
+    asks for the generic plans, so no batch statement is planned per execution."""
+    from sqlalchemy import text
+    from tests.conftest import apply_setup, make_app
+
+    app = make_app(pg_url)
+    try:
+        apply_setup(app)
+        plans: list[tuple[int, int, str]] = []
+        for i in range(12):  # psycopg prepares a statement at its 5th execution
+            with app.uow() as uow:
+                capture.process(uow.session, submissions(app, 1, base=400 + i), app.clock())
+                if i == 11:
+                    plans = [tuple(r) for r in uow.session.execute(text(
+                        "SELECT generic_plans, custom_plans, statement "
+                        "FROM pg_prepared_statements"))]
+                uow.commit()
+        lookup = [p for p in plans if "AS kind" in p[2]]
+        write = [p for p in plans if "INSERT INTO leads" in p[2]]
+        assert lookup and write, plans  # the batch's statements are prepared ...
+        assert all(custom == 0 and generic > 0 for generic, custom, _ in lookup + write), \
+            [(g, c, s[:60]) for g, c, s in plans]  # ... and never planned per execution
+    finally:
+        app.close()
+
+
 def test_a_campaign_without_a_flow_keeps_its_leads_and_still_dedupes(workspace: App) -> None:
     from tests.conftest import apply_setup
 
