@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -66,15 +67,47 @@ def make_engine(settings: Settings) -> Engine:
         )
         _sqlite_setup(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=10,
         pool_use_lifo=True,
-        pool_pre_ping=True,
         json_serializer=dumps,
         json_deserializer=orjson.loads,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+#: a pooled PostgreSQL connection back in use after resting longer than this (seconds)
+#: is pinged first (:func:`_ping_when_idle`)
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that rested: one checked out
+    after more than :data:`PING_AFTER_IDLE` seconds in the pool is pinged, and
+    replaced if the server is gone (a restart, an idle timeout), as SQLAlchemy's
+    ``pool_pre_ping`` does for every checkout. Under load a connection comes back
+    within milliseconds (the pool is LIFO), and the ping was one round trip of a
+    handful per capture batch. A connection broken in between still fails that one
+    use; SQLAlchemy then invalidates the pool (its optimistic handling)."""
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _rested(_dbapi_conn: Any, record: Any) -> None:
+        record.info["leadgate_checkin"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("leadgate_checkin")
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:
+            # the pool discards this connection and checks out another (three tries)
+            raise exc.DisconnectionError(f"pooled connection is gone: {e}") from e
 
 
 def _sqlite_setup(engine: Engine) -> None:
