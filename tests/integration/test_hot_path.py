@@ -342,6 +342,8 @@ def test_the_batch_statements_run_their_generic_plans(pg_url: str) -> None:
         assert lookup and write, plans  # the batch's statements are prepared ...
         assert all(custom == 0 and generic > 0 for generic, custom, _ in lookup + write), \
             [(g, c, s[:60]) for g, c, s in plans]  # ... and never planned per execution
+        # psycopg parses a statement's text once and keeps it only up to 4,096 characters
+        assert all(len(s) <= 4096 for _, _, s in lookup + write), [len(s) for *_, s in plans]
     finally:
         app.close()
 

@@ -5,10 +5,9 @@ multi-row ``VALUES`` list makes psycopg parse a new, long query text every
 time. Instead the whole batch travels as ONE JSON document (encoded by orjson
 in C) and PostgreSQL turns it into typed rows::
 
-    INSERT INTO t (a, b) SELECT u.a, u.b
+    INSERT INTO t (a, b) SELECT a, b
     FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS (a bigint, b text))
-         WITH ORDINALITY AS u(a, b, ord)
-    ORDER BY u.ord RETURNING id
+         WITH ORDINALITY ORDER BY ordinality RETURNING id
 
 The statement's text depends only on the columns, so it is parsed once, and the
 rows are inserted in the order given. On SQLite, ``executemany`` is one C loop
@@ -169,10 +168,13 @@ def _pg_insert_text(session: Session, table: Table, names: list[str]) -> str:
     quote = session.get_bind().dialect.identifier_preparer.quote
     cols = [quote(n) for n in names]
     typed = ", ".join(f"{c} {_pg_type(table.c[n])}" for n, c in zip(names, cols, strict=True))
-    return (f"INSERT INTO {quote(table.name)} ({', '.join(cols)}) "
-            f"SELECT {', '.join(f'u.{c}' for c in cols)} "
+    # as short as it can be said: psycopg parses a statement's text once and caches it
+    # only up to 4,096 characters, and the capture batch's write statement is made of
+    # these (the columns named once per part, not three times, keep it under that)
+    names_sql = ", ".join(cols)
+    return (f"INSERT INTO {quote(table.name)} ({names_sql}) SELECT {names_sql} "
             f"FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({typed})) "
-            f"WITH ORDINALITY AS u({', '.join(cols)}, ord) ORDER BY u.ord")
+            f"WITH ORDINALITY ORDER BY ordinality")
 
 
 def _sqlite_time(v: Any) -> str | None:
