@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import insert, select
 
 from leadgate.bootstrap import App
@@ -50,3 +51,28 @@ def test_bulk_rows_read_back_as_sqlalchemy_rows(workspace: App) -> None:
     assert bulk[0] == plain
     assert [b["values"]["n"] for b in bulk] == [0, 1, 2]  # type: ignore[index]
     assert bulk[0]["created_at"] == datetime(2026, 11, 23, 10, 0, 1, 123456, tzinfo=UTC)
+
+
+@pytest.mark.postgres
+def test_array_parameters_reach_postgresql_exactly(pg_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from leadgate.store.bulk import pg_ids, pg_texts
+
+    texts = ["email:a@example.com", 'quote"d', "back\\slash", "comma,{brace}", "Zoë ✓",
+             "", "NULL", "phone:+919812345678"]
+    ids = [1, -9223372036854775808, 9223372036854775807, 42]
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as c:
+            got = c.exec_driver_sql(
+                "SELECT array_agg(t ORDER BY o) FROM jsonb_array_elements_text(%s::jsonb) "
+                "WITH ORDINALITY AS q(t, o)", (pg_texts(texts),)).scalar()
+            assert got == texts
+            assert c.exec_driver_sql("SELECT %s::bigint[]", (pg_ids(ids),)).scalar() == ids
+            assert c.exec_driver_sql("SELECT cardinality(%s::bigint[])",
+                                     (pg_ids([]),)).scalar() == 0
+            assert c.exec_driver_sql("SELECT count(*) FROM jsonb_array_elements_text(%s::jsonb)",
+                                     (pg_texts([]),)).scalar() == 0
+    finally:
+        engine.dispose()

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, LargeBinary, Table
 from sqlalchemy.orm import Session
 
@@ -102,6 +103,20 @@ def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]
     else:
         sql += "SELECT 1"
     session.connection().exec_driver_sql(sql, params)
+
+
+def pg_ids(ids: Sequence[int]) -> str:
+    """PostgreSQL: integers as an array literal (``{1,2,3}``) for a ``%s::bigint[]``
+    parameter: psycopg's list dumper inspects every element to pick an array type,
+    several times the cost of the whole statement's other parameters."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
+
+
+def pg_texts(texts: Sequence[str]) -> str:
+    """PostgreSQL: texts as one JSON array (orjson, in C) for a ``%s::jsonb``
+    parameter read by ``jsonb_array_elements_text``: no quoting rules of array
+    literals to get right, and none of psycopg's per-element work."""
+    return orjson.dumps(list(texts)).decode()
 
 
 def pg_upsert(session: Session, table: Table, names: list[str], on_conflict: str) -> str:

@@ -24,7 +24,7 @@ from leadgate.services.capture.submission import (
 )
 from leadgate.services.capture.tables import STATE
 from leadgate.services.snapshot import CampaignInfo, Snapshot
-from leadgate.store.bulk import _sqlite_time, from_sqlite_time
+from leadgate.store.bulk import _sqlite_time, from_sqlite_time, pg_ids, pg_texts
 from leadgate.store.db import dumps
 
 
@@ -68,7 +68,8 @@ def _sqlite_lock_text(n: int) -> str:
 #: are taken in the same order as by ``lock_flows`` then ``loads.read``, in one round trip
 _PG_LOCK_FLOWS_AND_LOADS = (
     "WITH s AS (INSERT INTO routing_state (flow_key, state, decisions, updated_at) "
-    "SELECT u.k, '{}'::jsonb, 0, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, o) "
+    "SELECT u.k, '{}'::jsonb, 0, %s FROM jsonb_array_elements_text(%s::jsonb) "
+    "WITH ORDINALITY AS u(k, o) "
     "ORDER BY u.o ON CONFLICT (flow_key) DO UPDATE SET flow_key = excluded.flow_key "
     "RETURNING flow_key, state) "
     "SELECT 's', s.flow_key, s.state::text FROM s "
@@ -86,7 +87,7 @@ def lock_flows_and_loads(session: Session, keys: Sequence[str], agent_ids: Seque
         return {}, (loads.read(session, agent_ids, lock=True) if agent_ids else stored)
     states: dict[str, dict[str, Any]] = {}
     rows = session.connection().exec_driver_sql(
-        _PG_LOCK_FLOWS_AND_LOADS, (now, sorted(keys), sorted(agent_ids)))
+        _PG_LOCK_FLOWS_AND_LOADS, (now, pg_texts(sorted(keys)), pg_ids(sorted(agent_ids))))
     for kind, key, text in rows:
         if kind == "s":
             states[key] = dict(orjson.loads(text) or {})
@@ -105,7 +106,7 @@ def lock_keys(session: Session, leads: Sequence[BatchLead]) -> None:
     locks = sorted({_lock_id(f"d:{x.campaign.id}:{k}") for x in leads for k in x.q.dedupe_keys}
                    | {_lock_id(f"i:{x.source.id}:{x.sub.idempotency_key}") for x in leads
                       if x.sub.idempotency_key is not None})
-    session.connection().exec_driver_sql(_PG_LOCK_KEYS, (locks,))
+    session.connection().exec_driver_sql(_PG_LOCK_KEYS, (pg_ids(locks),))
 
 
 #: PostgreSQL: the batch's key locks, and generic plans for the rest of its transaction.
@@ -153,14 +154,17 @@ class Found:
 _PG_LOOKUP = (
     "SELECT 'c' AS kind, area AS k, version AS n, NULL::timestamptz AS at, NULL::text AS txt, "
     "NULL::bigint AS c FROM config_stamps "
-    "UNION ALL SELECT 's', s.key, NULL, NULL, NULL, NULL FROM unnest(%s::text[]) AS q(k) "
+    "UNION ALL SELECT 's', s.key, NULL, NULL, NULL, NULL "
+    "FROM jsonb_array_elements_text(%s::jsonb) AS q(k) "
     "CROSS JOIN LATERAL (SELECT key FROM suppressions WHERE key = q.k OFFSET 0) AS s "
     "UNION ALL SELECT 'd', d.key, d.lead_id, d.created_at, NULL, d.campaign_id "
-    "FROM unnest(%s::text[]) AS q(k) CROSS JOIN LATERAL (SELECT key, lead_id, created_at, "
+    "FROM jsonb_array_elements_text(%s::jsonb) AS q(k) "
+    "CROSS JOIN LATERAL (SELECT key, lead_id, created_at, "
     "campaign_id FROM dedupe_keys WHERE key = q.k AND campaign_id = ANY(%s::bigint[]) "
     "AND created_at >= %s OFFSET 0) AS d "
     "UNION ALL SELECT 'i', i.key, i.id, i.created_at, i.body_hash, i.source_id "
-    "FROM unnest(%s::text[]) AS q(k) CROSS JOIN LATERAL (SELECT id, key, created_at, "
+    "FROM jsonb_array_elements_text(%s::jsonb) AS q(k) "
+    "CROSS JOIN LATERAL (SELECT id, key, created_at, "
     "body_hash, source_id FROM idempotency_keys WHERE key = q.k "
     "AND source_id = ANY(%s::bigint[]) OFFSET 0) AS i "
     "UNION ALL SELECT 'n', NULL, nextval(pg_get_serial_sequence('leads', 'id')), NULL, NULL, "
@@ -176,8 +180,8 @@ def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found
     idem = sorted({x.sub.idempotency_key for x in leads if x.sub.idempotency_key})
     if session.get_bind().dialect.name == "postgresql":
         rows: Any = session.connection().exec_driver_sql(_PG_LOOKUP, (
-            sup, keys, sorted({x.campaign.id for x in leads}), oldest, idem,
-            sorted({x.source.id for x in leads}), len(leads)))
+            pg_texts(sup), pg_texts(keys), pg_ids(sorted({x.campaign.id for x in leads})),
+            oldest, pg_texts(idem), pg_ids(sorted({x.source.id for x in leads})), len(leads)))
     else:
         rows = _sqlite_rows(session, leads, sup, keys, oldest, idem)
     found = Found()
