@@ -51,7 +51,7 @@ def _crash_on_post(monkeypatch: pytest.MonkeyPatch, app: App) -> None:
         raise WorkerKilled
 
     with monkeypatch.context() as mp:
-        mp.setattr(sell, "_post", killed)
+        mp.setattr(sell, "_post_all", killed)
         with pytest.raises(WorkerKilled):
             drain(app)
 

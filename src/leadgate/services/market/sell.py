@@ -42,18 +42,18 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from leadgate.delivery.base import Exchange, Outcome, Spec
 from leadgate.delivery.market import PingRequest, pinger
 from leadgate.domain.market.amounts import show
 from leadgate.domain.market.auction import (
     DEFAULT_TIMEOUT,
+    AuctionDecision,
     Bid,
+    RankedBid,
     decide_auction,
-    next_after_rejection,
+    next_after_posts,
     next_after_rejections,
-    next_after_sale,
 )
 from leadgate.domain.market.buyers import Buyer, BuyerCandidate
 from leadgate.domain.market.ping_tree import order_ping_tree
@@ -61,16 +61,14 @@ from leadgate.domain.market.trace import check
 from leadgate.domain.market.weighted import choose_weighted
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.services import deliveries, jobs, snapshot, timeline
-from leadgate.services.market import fallback, ledger
+from leadgate.services.market import fallback, lead_row, ledger
+from leadgate.services.market.lead_row import LeadForSale
 from leadgate.services.market.queue import JOB
 from leadgate.services.market.settings import MarketSettings
+from leadgate.services.routing import routing_facts
 from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
-
-_LEAD_AND_MARKET_ROW = (select(m.Lead, mk.MarketLead)
-                        .outerjoin(mk.MarketLead, mk.MarketLead.lead_id == m.Lead.id)
-                        .where(m.Lead.id == bindparam("b_lead")))
 
 
 @jobs.handler(JOB)
@@ -89,6 +87,7 @@ class Sold:
     posts: list[dict[str, Any]] = field(default_factory=list)
     also: list[str] = field(default_factory=list)  # every buyer (ping tree shared sales)
     held: int = 0  # sales of the lead this job settled (a lower bound of its count)
+    post_ms: float = 0.0  # how long the job waited for its posts' answers
     view: dict[str, Any] | None = None  # what the buyers' posts see of the lead
     #: buyer -> counter -> n, added to ``buyer_loads`` in the job's last transaction
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -97,11 +96,11 @@ class Sold:
 def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | None:
     """Sell the lead of a ``lead.sell`` job (see the module docstring); commits."""
     s = uow.session
-    # the lead and its market row in one statement (both kept in the session)
-    row = s.execute(_LEAD_AND_MARKET_ROW, {"b_lead": payload["lead_id"]}).one_or_none()
-    lead, got = (None, None) if row is None else row
+    # the lead, its market row and the configuration stamps in one Core statement
+    lead = lead_row.load(uow, payload["lead_id"])
     if lead is None:
         return None
+    got = lead.market
     if lead.status != "sell":  # sold or placed meanwhile (a twin job, say)
         if got is not None and got.sales:
             _recover_placed(uow, lead.id, payload, now)
@@ -109,14 +108,17 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     target = dict(payload.get("target") or {})
     method = str(target.get("method"))
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
-    cfg = snapshot.market(s)  # buyers, destinations, settings: once per config version
+    # buyers, destinations, settings: once per config version (no statement while the
+    # stamps read with the lead are those of the configuration held)
+    cfg = lead_row.market_config(s, lead.stamps)
     settings: MarketSettings = cfg.settings
     buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
-    # written with the lead by capture; a lead routed to sale later gets it here
-    ml = got or ledger.ensure_lead(uow, lead.id, lead.source.key if lead.source else None,
-                                   now)
+    if got is None:  # written with the lead by capture; a lead routed to sale later
+        row = ledger.ensure_lead(uow, lead.id, lead.source.key if lead.source else None,
+                                 now)
+        got = lead.market = ledger.LeadSales(row.sales, row.exclusive, row.quoted)
     recovered: list[dict[str, Any]] = []
-    if ml.sales:  # a new lead has no sale: no query
+    if got.sales:  # a new lead has no sale: no query
         wait = _recover(uow, lead.id, buyers, settings, now, recovered)
         if wait is not None:
             # a sale is still waiting for its post's outcome (a twin job runs it, or its
@@ -124,20 +126,19 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
             jobs.enqueue(uow, JOB, dict(payload), now, delay=wait - now).max_attempts = 3
             return None
         if recovered:
-            uow.session.expire(ml)
             uow.commit()  # the released reservations count for every worker at once
-            if lead.status != "sell":
-                return None
-    from leadgate.services.routing import lead_facts
-
-    facts = lead_facts(lead, now)
+            lead.market = None  # its counts moved: the candidates read them again
+    facts = routing_facts(lead.values, lead.enrichment,
+                          source=lead.source.key if lead.source else None,
+                          campaign=lead.campaign.key, score=lead.score, grade=lead.grade,
+                          created_at=lead.created_at, now=now)
     t0 = time.perf_counter()
     if method == "sell_weighted":
         sold = _weighted(uow, lead, buyers, facts, now, payload, settings)
     elif method == "ping_tree":
         sold = _tree(uow, lead, buyers, facts, now, target, settings, t0, cfg.destinations)
     else:
-        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted,
+        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, got.quoted,
                         cfg.destinations)
     sold.trace["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     if recovered:
@@ -196,13 +197,13 @@ def _recover(uow: UnitOfWork, lead_id: int, buyers: Mapping[str, Buyer],
     return wait
 
 
-def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+def _weighted(uow: UnitOfWork, lead: LeadForSale, buyers: Mapping[str, Buyer],
               facts: Mapping[str, Any], now: datetime, payload: Mapping[str, Any],
               settings: MarketSettings) -> Sold:
     state_row = _lock_state(uow, f"weighted:{payload.get('flow')}:{payload.get('rule')}", now)
     refused: dict[str, str] = {}
     while True:
-        cands = ledger.candidates(uow, buyers, lead.id, now)
+        cands = ledger.candidates(uow, buyers, lead.id, now, lead=lead.market)
         cands = [c if c.buyer.key not in refused else
                  BuyerCandidate(c.buyer, replace(c.load, lead_sold_to_buyer=True))
                  for c in cands]
@@ -247,10 +248,10 @@ def _lock_state(uow: UnitOfWork, key: str, now: datetime) -> mk.MarketState:
     return row
 
 
-def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+def _tree(uow: UnitOfWork, lead: LeadForSale, buyers: Mapping[str, Buyer],
           facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
           settings: MarketSettings, t0: float, dests: Mapping[str, Spec]) -> Sold:
-    cands = ledger.candidates(uow, buyers, lead.id, now)
+    cands = ledger.candidates(uow, buyers, lead.id, now, lead=lead.market)
     tree = order_ping_tree(cands, facts, now, order=str(target.get("order", "priority")),
                            min_price=settings.reserve)
     sold = Sold("ping_tree", trace=tree.to_dict())
@@ -275,13 +276,13 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     return sold
 
 
-def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+def _auction(uow: UnitOfWork, lead: LeadForSale, buyers: Mapping[str, Buyer],
              facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
              settings: MarketSettings, t0: float, quoted: int | None,
              dests: Mapping[str, Spec]) -> Sold:
     timeout = (parse_duration(target["timeout"], path="timeout")
                if target.get("timeout") is not None else DEFAULT_TIMEOUT)
-    cands = ledger.candidates(uow, buyers, lead.id, now)
+    cands = ledger.candidates(uow, buyers, lead.id, now, lead=lead.market)
     view = deliveries.lead_view(lead, None)
     ref = uuid.uuid4().hex
     shown = settings.ping_view(view) | {"ping_ref": ref}
@@ -299,13 +300,13 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                               margin=settings.margin, timeout=timeout)
     sold = Sold("ping_post")
     posts: list[dict[str, Any]] = []
+    single = False  # one bid at a time, once the lead's UPDATE refused a group
     while decision.winner is not None:
         left = settings.sale_within.total_seconds() - (time.perf_counter() - t0)
         if left <= 0:
             break
         w = decision.winner
-        buyer = buyers[w.buyer]
-        if ledger.refused_outright(buyer, w.amount, sold.held):
+        if ledger.refused_outright(buyers[w.buyer], w.amount, sold.held):
             # the lead is full: this bid and the ones after it that the reservation
             # would refuse without a statement are struck off at once (same post
             # lines and trace as one by one)
@@ -320,24 +321,34 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                               "reason": code})
             decision = next_after_rejections(decision, out)
             continue
-        payout = w.payout if quoted is None else ledger.money(quoted)
-        post = _offer(uow, lead, buyer, w.amount, payout, now, method="ping_post",
-                      bid_id=bid_ids.get(w.buyer), within=left, dests=dests,
-                      sold=sold)
-        posts.append(post)
-        if post["result"] == "sold":
-            if sold.buyer is None:
-                sold.buyer, sold.price = buyer.key, w.amount
-            sold.also.append(buyer.key)
-            if buyer.exclusive:
-                break
-            # a shared sale: the next bidder in order is posted the lead too, up to the
-            # buyers' limits (the reservation refuses a full lead and exclusive buyers)
-            decision = next_after_sale(decision, w.buyer)
+        # a shared lead's next bids that fit in it are reserved in one transaction and
+        # posted at once (the answers as one by one: sold or not, in bid order)
+        group = [w] if single else next_group(decision, buyers, sold.held)
+        lines = _offer_many(uow, lead, [
+            ledger.Want(buyers[b.buyer], b.amount,
+                        b.payout if quoted is None else ledger.money(quoted),
+                        bid_ids.get(b.buyer)) for b in group],
+            now, method="ping_post", within=left, dests=dests, sold=sold)
+        if lines is None:  # the lead filled meanwhile (a twin job): one bid at a time
+            single = True
             continue
-        decision = next_after_rejection(decision, w.buyer)
+        posts.extend(lines)
+        outcomes = []
+        for bid, post in zip(group, lines, strict=True):
+            took = post["result"] == "sold"
+            outcomes.append((bid.buyer, took))
+            if took:
+                if sold.buyer is None:
+                    sold.buyer, sold.price = bid.buyer, bid.amount
+                sold.also.append(bid.buyer)
+        if any(took and buyers[b].exclusive for b, took in outcomes):
+            break  # an exclusive sale (a group of one) ends the auction, winner and all
+        # a shared sale: the next bidders in order are posted the lead too, up to the
+        # buyers' limits (the reservation refuses a full lead and exclusive buyers)
+        decision = next_after_posts(decision, outcomes)
     sold.trace = decision.to_dict() | {"pinged": [r.buyer for r in requests],
-                                       "ping_ms": ping_ms, "ping_ref": ref}
+                                       "ping_ms": ping_ms, "ping_ref": ref,
+                                       "post_ms": round(sold.post_ms, 3)}
     sold.posts = posts
     for r in requests:
         sold.counts[r.buyer]["offered"] += 1
@@ -346,8 +357,29 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     return sold
 
 
-_DELIVERIES = m.Delivery.__table__
-_NEW_DELIVERY = insert(_DELIVERIES)
+def next_group(decision: AuctionDecision, buyers: Mapping[str, Buyer],
+               held: int) -> list[RankedBid]:
+    """The winner and the next bids reserved and posted with it: while the lead is
+    shared, each next bidder in order that is shared too and that the lead has room
+    for if every bid before it sells (``held`` + its place < its ``max_sales``), and
+    that the reservation would not refuse outright. An exclusive winner goes alone;
+    the group stops at the first bid that does not fit (bid order is kept)."""
+    assert decision.winner is not None
+    group = [decision.winner]
+    if buyers[decision.winner.buyer].exclusive:
+        return group
+    for bid in decision.fallbacks:
+        b = buyers[bid.buyer]
+        if (b.exclusive or held + len(group) >= b.max_sales
+                or ledger.refused_outright(b, bid.amount, held)):
+            break
+        group.append(bid)
+    return group
+
+
+_DELIVERIES = cast(Table, m.Delivery.__table__)
+_NEW_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id,
+                                               _DELIVERIES.c.idempotency_key)
 _POSTED = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), reason=bindparam("b_reason"),
     external_id=bindparam("b_x", type_=_DELIVERIES.c.external_id.type),
@@ -355,54 +387,126 @@ _POSTED = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id")).value
     updated_at=bindparam("b_now", type_=_DELIVERIES.c.updated_at.type))
 
 
-def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: Decimal,
+def _offer(uow: UnitOfWork, lead: LeadForSale, buyer: Buyer, price: Decimal, payout: Decimal,
            now: datetime, *, method: str, bid_id: str | None, within: float,
            sold: Sold, dests: Mapping[str, Spec]) -> dict[str, Any]:
     """Reserve the sale (committed), post the full lead, then keep or release it."""
-    line: dict[str, Any] = {"buyer": buyer.key, "price": show(price), "bid_id": bid_id}
-    try:
-        sale = ledger.reserve(uow, buyer, lead.id, price, payout, now, method=method,
-                              bid_id=bid_id, held=sold.held)
-    except ledger.Refused as exc:
-        if exc.locked:  # the lead's row stays locked till the end of the transaction
-            uow.commit()
-        return line | {"result": "refused", "reason": exc.code}
-    first = buyer.destinations[0] if buyer.destinations else None
-    spec = None if first is None else dests.get(first)
-    did, key = None, uuid.uuid4().hex
-    if spec is not None:
-        # Core, not an ORM object: one INSERT now and one UPDATE after the post
-        did = int(ledger.core(uow).execute(_NEW_DELIVERY, {
-            "lead_id": lead.id, "destination_key": first, "idempotency_key": key,
-            "status": "sending", "attempts": 1, "attempts_offset": 0, "position": 0,
-            "created_at": now, "updated_at": now}).inserted_primary_key[0])
-    # the reservation counts for every other worker from here on, and no transaction
-    # (nor SQLite's write lock) is held during the post
-    uow.commit()
-    outcome = Outcome("accepted", "the buyer has no destination: bought on record")
-    if spec is not None and did is not None:
-        spec = replace(spec, common=replace(spec.common,
-                                            timeout=min(spec.common.timeout, within)))
+    got = _offer_many(uow, lead, [ledger.Want(buyer, price, payout, bid_id)], now,
+                      method=method, within=within, sold=sold, dests=dests)
+    assert got is not None  # one sale is never a group refused as a whole
+    return got[0]
+
+
+def _offer_many(uow: UnitOfWork, lead: LeadForSale, wants: list[ledger.Want], now: datetime, *,
+                method: str, within: float, sold: Sold,
+                dests: Mapping[str, Spec]) -> list[dict[str, Any]] | None:
+    """Reserve the sales (one transaction, committed), post the full lead to each
+    buyer at once, then keep or release each sale: the post lines, in the order of
+    ``wants``. None when the lead's UPDATE refused a group of several (the lead filled
+    meanwhile; committed): the caller goes on one bid at a time."""
+    lines: list[dict[str, Any]] = [
+        {"buyer": w.buyer.key, "price": show(w.price), "bid_id": w.bid_id} for w in wants]
+    got = ledger.reserve_many(uow, wants, lead.id, now, method=method, held=sold.held)
+    locked = any(isinstance(g, ledger.Refused) and g.locked for g in got)
+    if len(wants) > 1 and any(isinstance(g, ledger.Refused) and g.code == "sold_out"
+                              for g in got):
+        uow.commit()
+        return None
+    # Core, not ORM objects: one INSERT of the posts' delivery rows now, one UPDATE
+    # of them after the posts
+    rows, specs = [], {}
+    for k, (w, g) in enumerate(zip(wants, got, strict=True)):
+        if isinstance(g, ledger.Refused):
+            lines[k] |= {"result": "refused", "reason": g.code}
+            continue
+        first = w.buyer.destinations[0] if w.buyer.destinations else None
+        spec = None if first is None else dests.get(first)
+        if spec is not None:
+            key = uuid.uuid4().hex
+            specs[key] = (k, spec)
+            rows.append({"lead_id": lead.id, "destination_key": first,
+                         "idempotency_key": key, "status": "sending", "attempts": 1,
+                         "attempts_offset": 0, "position": 0, "created_at": now,
+                         "updated_at": now})
+    sending = {specs[r.idempotency_key][0]: (int(r.id), r.idempotency_key,
+                                             specs[r.idempotency_key][1])
+               for r in (ledger.core(uow).execute(_NEW_DELIVERIES, rows) if rows else ())}
+    reserved = [k for k, g in enumerate(got) if isinstance(g, ledger.Reserved)]
+    if reserved or locked:
+        # the reservations count for every other worker from here on, and no
+        # transaction (nor SQLite's write lock) is held during the posts
+        uow.commit()
+    if not reserved:
+        return lines
+    outcomes = {k: Outcome("accepted", "the buyer has no destination: bought on record")
+                for k in reserved}
+    attempts, posted = [], []
+    if sending:
         if sold.view is None:
             sold.view = deliveries.lead_view(lead, None)
-        view = sold.view | {"delivery_id": did, "idempotency_key": key, "bid_id": bid_id,
-                            "price": show(price), "buyer": buyer.key}
-        outcome, seen, started, ms = _post(spec, view, now)
-        deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
-        ledger.core(uow).execute(_POSTED, {
-            "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
-            "b_reason": outcome.reason, "b_now": now,
-            "b_x": (outcome.external_id or "")[:200] or None})
-        line |= {"delivery": did, "ms": ms}
-    if outcome.status == "accepted":
-        sold.held += ledger.settle(uow, sale, outcome.external_id)
-        sold.counts[buyer.key]["accepted"] += 1
-        return line | {"result": "sold", "sale": sale.id}  # committed with the job
-    ledger.release(uow, buyer, sale, now)
-    uow.commit()  # one buyer row per transaction: sales never wait on each other in a cycle
-    sold.counts[buyer.key]["rejected"] += 1
-    return line | {"result": "rejected" if outcome.status != "error" else "error",
-                   "reason": outcome.reason}
+        todo = []
+        for k, (did, key, spec) in sending.items():
+            w = wants[k]
+            spec = replace(spec, common=replace(spec.common,
+                                                timeout=min(spec.common.timeout, within)))
+            todo.append((k, did, spec, sold.view | {
+                "delivery_id": did, "idempotency_key": key, "bid_id": w.bid_id,
+                "price": show(w.price), "buyer": w.buyer.key}))
+        t = time.perf_counter()
+        answers = _post_all([(spec, view) for _k, _d, spec, view in todo], now)
+        sold.post_ms += (time.perf_counter() - t) * 1000
+        for (k, did, spec, _v), (outcome, seen, started, ms) in zip(todo, answers,
+                                                                   strict=True):
+            outcomes[k] = outcome
+            attempts.append(deliveries.attempt_row(did, 1, outcome, seen, started, ms, spec))
+            posted.append({"b_id": did, "b_reason": outcome.reason, "b_now": now,
+                           "b_status": outcome.status if outcome.status != "error"
+                           else "dead", "b_x": (outcome.external_id or "")[:200] or None})
+            lines[k] |= {"delivery": did, "ms": ms}
+    deliveries.record_attempts(uow, attempts)
+    if posted:
+        ledger.core(uow).execute(_POSTED, posted)
+    took = [k for k in reserved if outcomes[k].status == "accepted"]
+    sold.held += ledger.settle_many(uow, [(cast(ledger.Reserved, got[k]),
+                                           outcomes[k].external_id) for k in took])
+    for k in took:  # committed with the job
+        sold.counts[wants[k].buyer.key]["accepted"] += 1
+        lines[k] |= {"result": "sold", "sale": cast(ledger.Reserved, got[k]).id}
+    released = False
+    for k in reserved:
+        outcome = outcomes[k]
+        if outcome.status == "accepted":
+            continue
+        ledger.release(uow, wants[k].buyer, cast(ledger.Reserved, got[k]), now)
+        released = True
+        sold.counts[wants[k].buyer.key]["rejected"] += 1
+        lines[k] |= {"result": "rejected" if outcome.status != "error" else "error",
+                     "reason": outcome.reason}
+    if released:
+        # one buyer row per transaction: sales never wait on each other in a cycle
+        uow.commit()
+    return lines
+
+
+def _post_all(posts: list[tuple[Spec, dict[str, Any]]],
+              now: datetime) -> list[tuple[Outcome, Exchange, datetime, float]]:
+    """Send posts of the full lead at once: those to ``http`` destinations through the
+    pinger's event loop together (``Pinger.post_all``), any other (and any while tests
+    inject an HTTP client) one by one through :func:`_post`."""
+    loop = [i for i, (spec, _v) in enumerate(posts)
+            if spec.kind == "http" and not deliveries._injected]
+    out: dict[int, tuple[Outcome, Exchange, datetime, float]] = {}
+    if loop:
+        t0 = time.monotonic()
+        answers = pinger().post_all([(posts[i][0].config, posts[i][1],
+                                      posts[i][0].common.timeout) for i in loop])
+        ms = round((time.monotonic() - t0) * 1000, 3)
+        for i, (outcome, seen) in zip(loop, answers, strict=True):
+            out[i] = (outcome, seen, now, ms)
+    for i, (spec, view) in enumerate(posts):
+        if i not in out:
+            out[i] = _post(spec, view, now)
+    return [out[i] for i in range(len(posts))]
 
 
 def _post(spec: Spec, view: Mapping[str, Any],
@@ -420,7 +524,7 @@ def _post(spec: Spec, view: Mapping[str, Any],
     return outcome, seen, now, round((time.monotonic() - t0) * 1000, 3)
 
 
-def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, Any],
+def _conclude(uow: UnitOfWork, lead: LeadForSale, sold: Sold, payload: Mapping[str, Any],
               now: datetime) -> None:
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
@@ -438,7 +542,9 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
                      buyer=sold.buyer, price=show(sold.price),
                      buyers=sold.also or [sold.buyer], trace=trace)
         return
-    if fallback.route_unsold(uow, lead, payload, sold.method, trace, now):
+    orm_lead = uow.session.get(m.Lead, lead.id)  # routing works on the ORM lead
+    if orm_lead is not None and fallback.route_unsold(uow, orm_lead, payload, sold.method,
+                                                      trace, now):
         return  # the flow's fallback pool took it (or its queue, if nobody could)
     queue = str(payload.get("fallback") or "unassigned")
     _set_status(uow, lead, "queued" if queue != "unassigned" else "unassigned", queue)
@@ -451,10 +557,8 @@ _LEAD_STATUS = update(_LEADS).where(_LEADS.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), queue=bindparam("b_queue"))
 
 
-def _set_status(uow: UnitOfWork, lead: m.Lead, status: str, queue: str | None) -> None:
-    """The lead's status and queue: one Core UPDATE (no ORM flush at the commit); the
-    loaded lead shows the new values as if read back."""
+def _set_status(uow: UnitOfWork, lead: LeadForSale, status: str, queue: str | None) -> None:
+    """The lead's status and queue: one Core UPDATE (no ORM flush at the commit)."""
     ledger.core(uow).execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
-                                       "b_queue": queue})
-    set_committed_value(lead, "status", status)
-    set_committed_value(lead, "queue", queue)
+                                            "b_queue": queue})
+    lead.status = status
