@@ -120,7 +120,7 @@ def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
             # one Core UPDATE, not an ORM flush of the job at the commit
-            uow.session.execute(_DONE, {"b_id": job_id, "b_now": now})
+            uow.session.connection().execute(_DONE, {"b_id": job_id, "b_now": now})
             uow.commit()
             return "done"
     # the handler's writes are discarded; record the failure in a fresh transaction

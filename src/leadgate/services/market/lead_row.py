@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from leadgate.services import snapshot
-from leadgate.services.market.ledger import LeadSales
+from leadgate.services.market.ledger import LeadSales, core
 from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
@@ -89,7 +89,7 @@ _LEAD = (select(_L.c.id, _L.c.status, _L.c["values"].label("lead_values"),
 def load(uow: UnitOfWork, lead_id: int) -> LeadForSale | None:
     """The lead for sale with its market row and the configuration stamps: one
     statement."""
-    r = uow.session.connection().execute(_LEAD, {"b_lead": lead_id}).one_or_none()
+    r = core(uow).execute(_LEAD, {"b_lead": lead_id}).one_or_none()
     if r is None:
         return None
     return LeadForSale(
