@@ -315,8 +315,8 @@ def reserve_many(uow: UnitOfWork, wants: Sequence[Want], lead_id: int, now: date
         b = wants[i].buyer
         starts = buyer_window_starts(b, now)
         params: dict[str, Any] = {"b_key": b.key, "b_p": p[i], "b_now": now}
-        for w in WINDOWS:
-            params[f"b_{w}"] = starts[w]
+        for win in WINDOWS:
+            params[f"b_{win}"] = starts[win]
         if _rows(c.execute(_statements(b)[0], params)) != 1:
             capped.append(i)
     if capped:
