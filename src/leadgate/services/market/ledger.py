@@ -98,7 +98,12 @@ def cents(amount: Decimal) -> int:
 
 
 def money(c: int | None) -> Decimal:
-    return (Decimal(c or 0) / 100).quantize(CENT)
+    if not c:  # most buyers' windows: nothing spent (no Decimal arithmetic)
+        return _NO_MONEY
+    return (Decimal(c) / 100).quantize(CENT)
+
+
+_NO_MONEY = Decimal(0).quantize(CENT)
 
 
 _parsed: dict[str, Buyer] = {}
