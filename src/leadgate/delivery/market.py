@@ -11,8 +11,10 @@ answer; a ``rejected`` answer, or one without a price, is no bid.
 :meth:`Pinger.post` sends an auction's or a ping tree's post of the full lead to an
 ``http`` buyer destination over the same session: the worker thread builds and signs
 the request exactly as the delivery engine does (``delivery.http``), the loop does
-the I/O, and the answer is classified by the destination's ``response`` rules. The
-delivery engine's own sends (queued deliveries, with retries) stay on httpx.
+the I/O, and the answer is classified by the destination's ``response`` rules;
+:meth:`Pinger.post_all` sends several such posts at once (a shared lead posted to its
+next bidders together). The delivery engine's own sends (queued deliveries, with
+retries) stay on httpx.
 
 aiohttp rather than httpx because pings are many, small and cancelled at the
 timeout: measured on this machine, 20 parallel pings to a local buyer cost the event
