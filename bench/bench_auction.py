@@ -33,11 +33,12 @@ Measured per auction (from the trace each sale stores and the bench's own clock)
 - the ping phase (``ping_ms`` in the trace: from the first ping sent to the last
   answer kept or the timeout), compared with the timeout;
 - the job's wall time (``run_one``, claim excluded);
-- leadgate's own overhead = wall time - ping phase - the post to the winner (HTTP
-  round trip to the local buyer, ``posts[].ms``: as long as the worker thread waited
-  for it, the post being sent by the pinger's event loop): loading the lead and buyers'
-  loads, deciding, reserving the sale (cap, budget, exclusivity) and committing the
-  sale, the trace and the timeline;
+- leadgate's own overhead = wall time - ping phase - the posts to the winners (HTTP
+  round trips to the local buyers, the trace's ``post_ms``: as long as the worker
+  thread waited for them, the posts being sent together by the pinger's event loop;
+  code that posted one at a time has no ``post_ms`` and its ``posts[].ms`` are added
+  up): loading the lead and buyers' loads, deciding, reserving the sales (cap, budget,
+  exclusivity) and committing the sales, the trace and the timeline;
 - CPU: ``time.thread_time()`` of the worker thread around each job, and the CPU time
   of the pinger's event loop thread over the whole drain, per auction;
 - statements sent to the database per auction (BEGINs included).
@@ -322,7 +323,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             continue
         if job in statements:
             counts.append(len(statements[job]))
-        post_ms = sum(float(p.get("ms") or 0) for p in trace.get("posts") or [])
+        # the time the job waited for its posts (posts sent at once overlap: the trace's
+        # post_ms; a trace without it, from older code, posted one at a time)
+        post_ms = (float(trace["post_ms"]) if "post_ms" in trace else
+                   sum(float(p.get("ms") or 0) for p in trace.get("posts") or []))
         ping.append(float(trace["ping_ms"]))
         wall.append(w)
         cpu.append(cpus[job])
@@ -449,10 +453,11 @@ def render(r: dict[str, Any], summary: bool = False) -> str:
         "`jobs.claim` / `jobs.run_one`. Load average "
         f"{r['load']:.1f} when the run ended (2 cores shared with other work).\n\n"
         + "\n".join(rows) + "\n\n"
-        "Overhead = the job's wall time - the ping phase - the post to the winner: reading "
+        "Overhead = the job's wall time - the ping phase - the wait for the posts to the "
+        "winners (the trace's `post_ms`: a shared lead's posts go out together): reading "
         "the lead, the buyers and their loads, the eligibility checks, `decide_auction`, "
-        "the reservation (conditional UPDATEs for caps, budgets and exclusivity) and the "
-        "commits of the sale, the trace and the timeline; on a loaded machine it also holds "
+        "the reservations (conditional UPDATEs for caps, budgets and exclusivity) and the "
+        "commits of the sales, the trace and the timeline; on a loaded machine it also holds "
         "the time the worker thread waited for a core (or for the interpreter lock, held "
         "by the pinger's event loop closing cancelled pings). The CPU time row is "
         "`time.thread_time()` of the worker thread over the job: the work leadgate itself "

@@ -22,7 +22,7 @@ from tests.integration.market_kit import (
 )
 
 from leadgate.bootstrap import App
-from leadgate.services.market import ledger, sell
+from leadgate.services.market import ledger, offer
 from leadgate.store import market as mk
 from leadgate.store import models as m
 
@@ -51,7 +51,7 @@ def _crash_on_post(monkeypatch: pytest.MonkeyPatch, app: App) -> None:
         raise WorkerKilled
 
     with monkeypatch.context() as mp:
-        mp.setattr(sell, "_post", killed)
+        mp.setattr(offer, "post_all", killed)
         with pytest.raises(WorkerKilled):
             drain(app)
 

@@ -37,13 +37,18 @@ SHARED = """\
 TO = "{method: ping_post, buyers: [acme, globex, initech], timeout: 300ms}"
 
 #: statements of one auction selling a lead twice, with the configuration cached:
-#: the job's row, the lead with its market row (one joined SELECT), the market stamp
-#: (buyers, destinations and settings) and the buyers' loads (1 transaction); per
-#: sale the reservation (the sale's INSERT ... ON CONFLICT DO NOTHING and two
-#: conditional UPDATEs, no savepoint) and the post's delivery row (1 transaction),
-#: then its attempt, outcome and the sale settled; the lead's trace, the buyers'
-#: counters, the lead's status, the timeline row and the job (the last transaction)
-EXPECTED = {"sqlite": 27, "postgresql": 27}
+#: the job's row, the lead with its market row and the configuration stamps (one
+#: Core SELECT: the cached buyers, destinations and settings need no statement of
+#: their own while the stamps stand) and the buyers' loads (1 transaction); both
+#: sales reserved together (one INSERT of the two sales ... ON CONFLICT DO NOTHING,
+#: one conditional UPDATE of the lead, each buyer's conditional UPDATE, one INSERT of
+#: the two posts' delivery rows: 1 transaction), the two posts sent at once, then
+#: their attempts, outcomes and the sales settled (one statement each for both), the
+#: lead's trace, the buyers' counters, the lead's status, the timeline row and the
+#: job (the last transaction): 3 transactions, BEGINs included
+EXPECTED = {"sqlite": 19, "postgresql": 19}
+#: transactions of that auction (its BEGINs)
+TRANSACTIONS = 3
 
 
 @contextmanager
@@ -85,6 +90,7 @@ def test_one_auction_selling_a_shared_lead_twice_sends_a_fixed_number_of_stateme
     assert lead.status == "sold" and ml is not None and ml.sales == 2
     assert sorted(s.buyer_key for s in sales if s.status == "sold") == ["acme", "globex"]
     assert len(seen) == EXPECTED[app.engine.dialect.name], "\n".join(seen)
+    assert sum(s.startswith("BEGIN") for s in seen) == TRANSACTIONS, seen
     assert not any(s.startswith(("SAVEPOINT", "RELEASE")) for s in seen), seen
 
 
@@ -173,3 +179,114 @@ def test_market_settings_are_cached_per_version_and_any_change_to_them_is_seen(
     with app.uow() as uow:
         assert after[0] == stamp[0] + 1
         assert snapshot.market(uow.session).version == after
+
+
+GROUP = CAMPAIGN + """\
+buyers:
+  - {key: acme, price: 20, sale: {shared: 2}}
+  - {key: globex, price: 15, sale: {shared: 2}, caps: {daily: 1}}
+  - {key: initech, price: 10, sale: {shared: 2}}
+flows:
+  - key: market
+    rules:
+      - name: Sell
+        to: {method: sell_weighted, buyers: [acme, globex, initech]}
+    fallback: {queue: unsold}
+"""
+
+
+def _group_state(app: App) -> tuple[Any, ...]:
+    with app.reader() as uow:
+        s = uow.session
+        mls = [(r.lead_id, r.sales, r.exclusive, r.revenue, r.cost) for r in
+               s.scalars(select(mk.MarketLead).order_by(mk.MarketLead.lead_id))]
+        sales = [(r.lead_id, r.buyer_key, r.status) for r in
+                 s.scalars(select(mk.Sale).order_by(mk.Sale.lead_id, mk.Sale.buyer_key))]
+        loads = [(r.buyer_key, r.day_count, r.day_spent, r.sold, r.spent) for r in
+                 s.scalars(select(mk.BuyerLoadRow).order_by(mk.BuyerLoadRow.buyer_key))]
+    return mls, sales, loads
+
+
+def _reserve_group(app: App, lead_id: int, *keys: str) -> list[Any]:
+    with app.uow() as uow:
+        buyers = snapshot.market(uow.session).buyers
+        got = ledger.reserve_many(uow, [
+            ledger.Want(buyers[k], buyers[k].price_for({}) or Decimal(0), Decimal(1))
+            for k in keys], lead_id, app.clock(), method="ping_post")
+        uow.commit()
+    return got
+
+
+def test_a_shared_leads_next_bids_are_reserved_together_or_each_refused_alone(
+        app: App) -> None:
+    """Two sales of one lead in one transaction: both counted at once; a buyer at its
+    cap is refused alone (its part of the lead's UPDATE taken back, the other sale
+    kept); a lead without room for the whole group refuses it as a whole, leaving
+    nothing, and one bid at a time the first still fits."""
+    apply_setup(app, GROUP)
+    first, second, third = capture(app, 1), capture(app, 2), capture(app, 3)
+    got = _reserve_group(app, first, "acme", "globex")
+    assert [type(g).__name__ for g in got] == ["Reserved", "Reserved"]
+    mls, sales, loads = _group_state(app)
+    assert mls[0] == (first, 2, False, 3500, 200)
+    assert sales == [(first, "acme", "pending"), (first, "globex", "pending")]
+    assert [(k, n, spent) for k, n, spent, _s, _sp in loads] == [
+        ("acme", 1, 2000), ("globex", 1, 1500), ("initech", 0, 0)]
+    # globex has had its one lead today: refused capped, acme's sale stands
+    got = _reserve_group(app, second, "acme", "globex")
+    assert isinstance(got[0], ledger.Reserved)
+    assert isinstance(got[1], ledger.Refused) and (got[1].code, got[1].locked) == (
+        "capped", True)
+    mls, sales, loads = _group_state(app)
+    assert mls[1] == (second, 1, False, 2000, 100)
+    assert (second, "globex", "pending") not in sales
+    assert [(k, n) for k, n, *_ in loads] == [("acme", 2), ("globex", 1), ("initech", 0)]
+    # the lead of the first group is full: acme has it already (its INSERT inserts
+    # nothing), initech is refused by the lead's UPDATE (sold_out, lock kept), and
+    # nothing of it stays
+    before = _group_state(app)
+    got = _reserve_group(app, first, "initech", "acme")
+    assert [(g.code, g.locked) for g in got] == [("sold_out", True),
+                                                 ("already_sold_to_buyer", False)]
+    assert _group_state(app) == before
+    # a lead with one sale (a twin job's, say) takes one more, not two: the group is
+    # refused as a whole, and one at a time the first still fits
+    assert isinstance(_reserve_group(app, third, "globex")[0], ledger.Refused)  # capped
+    with app.uow() as uow:
+        uow.session.execute(update(mk.MarketLead).where(mk.MarketLead.lead_id == third)
+                            .values(sales=1))
+        uow.commit()
+    before = _group_state(app)
+    got = _reserve_group(app, third, "acme", "initech")
+    assert [(g.code, g.locked) for g in got] == [("sold_out", True), ("sold_out", True)]
+    assert _group_state(app) == before
+    assert isinstance(_reserve_group(app, third, "acme")[0], ledger.Reserved)
+    assert _group_state(app)[0][2][1] == 2
+
+
+def test_a_shared_leads_bids_posted_together_one_rejecting_goes_on_to_the_next(
+        app: App) -> None:
+    """Three shared bidders, room for two: the first two are reserved and posted at
+    once; the second rejects, so its reservation is released and the third is posted
+    the lead. Same sales, trace and counters as posting one by one."""
+    with buyer_servers(BuyerServer("acme", 30), BuyerServer("globex", 20, accept=False),
+                       BuyerServer("initech", 10)) as srv:
+        apply_setup(app, setup_text(srv, SHARED, TO))
+        lead_id = capture(app, 1)
+        drain(app)
+        assert len(srv["acme"].posts) == len(srv["globex"].posts) == 1
+        assert len(srv["initech"].posts) == 1
+    lead, ml, sales = lead_row(app, lead_id)
+    assert lead.status == "sold" and ml is not None and ml.sales == 2
+    assert sorted((s.buyer_key, s.status) for s in sales) == [
+        ("acme", "sold"), ("initech", "sold")]
+    with app.reader() as uow:
+        loads = {r.buyer_key: (r.day_count, r.day_spent, r.accepted, r.rejected)
+                 for r in uow.session.scalars(select(mk.BuyerLoadRow))}
+        trace = uow.session.get(mk.MarketLead, lead_id).trace
+    assert loads == {"acme": (1, 3000, 1, 0), "globex": (0, 0, 0, 1),
+                     "initech": (1, 1000, 1, 0)}
+    assert [(p["buyer"], p["result"]) for p in trace["posts"]] == [
+        ("acme", "sold"), ("globex", "rejected"), ("initech", "sold")]
+    assert trace["sold"] == ["acme", "initech"] and trace["rejected"] == ["globex"]
+    assert trace["post_ms"] > 0

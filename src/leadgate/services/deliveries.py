@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import func, insert, select
@@ -264,7 +264,47 @@ LEAD_VIEW_LOAD = (joinedload(m.Lead.source), joinedload(m.Lead.campaign),
                   joinedload(m.Lead.assignee))
 
 
-def lead_view(lead: m.Lead, d: m.Delivery | None) -> dict[str, Any]:
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+class _Person(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+
+
+class ViewedLead(Protocol):
+    """What :func:`lead_view` reads of a lead: an ORM ``Lead``, or the sell job's
+    ``LeadForSale`` (read in one Core statement)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def values(self) -> dict[str, Any]: ...
+    @property
+    def enrichment(self) -> dict[str, Any]: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def grade(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def source(self) -> _Keyed | None: ...
+    @property
+    def campaign(self) -> _Keyed: ...
+    @property
+    def assignee(self) -> _Person | None: ...
+
+
+def lead_view(lead: ViewedLead, d: m.Delivery | None) -> dict[str, Any]:
     """What destinations see of a lead (see delivery/render.py)."""
     view: dict[str, Any] = dict(lead.values or {})
     enr = lead.enrichment or {}
@@ -387,6 +427,13 @@ def _send(spec: Spec, view: Any, now: datetime, *, batch: list[dict[str, Any]] |
 
 def _attempt(uow: UnitOfWork, d: m.Delivery, number: int, outcome: Outcome, seen: Exchange,
              started: datetime, ms: float, spec: Spec) -> None:
+    record_attempts(uow, [attempt_row(d.id, number, outcome, seen, started, ms, spec)])
+
+
+def attempt_row(delivery_id: int, number: int, outcome: Outcome, seen: Exchange,
+                started: datetime, ms: float, spec: Spec) -> dict[str, Any]:
+    """One attempt's ``delivery_attempts`` row: the request and the response with the
+    destination's secrets and credential headers redacted."""
     secrets = spec.impl.secrets(spec.config)
     request = redact(seen.request, secrets)
     headers = request.get("headers") if isinstance(request, dict) else None
@@ -394,11 +441,17 @@ def _attempt(uow: UnitOfWork, d: m.Delivery, number: int, outcome: Outcome, seen
         for h in list(headers):
             if h.lower() in ("authorization", "proxy-authorization", "cookie"):
                 headers[h] = "***"
-    uow.session.execute(_NEW_ATTEMPT, dict(  # Core: no ORM object nor flush per attempt
-        delivery_id=d.id, number=number, outcome=outcome.status,
-        reason=redact(outcome.reason, secrets), retryable=outcome.retryable, request=request,
-        response=redact(seen.response, secrets), started_at=started, duration_ms=ms,
-        worker=jobs.worker_id()))
+    return dict(delivery_id=delivery_id, number=number, outcome=outcome.status,
+                reason=redact(outcome.reason, secrets), retryable=outcome.retryable,
+                request=request, response=redact(seen.response, secrets),
+                started_at=started, duration_ms=ms, worker=jobs.worker_id())
+
+
+def record_attempts(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    """Insert attempt rows (:func:`attempt_row`): one Core statement on the unit of
+    work's connection, no ORM object nor flush."""
+    if rows:
+        uow.session.connection().execute(_NEW_ATTEMPT, rows)
 
 
 _NEW_ATTEMPT = insert(m.DeliveryAttempt.__table__)

@@ -28,6 +28,7 @@ Handler = Callable[[UnitOfWork, dict[str, Any], datetime], None]
 HANDLERS: dict[str, Handler] = {}
 
 LEASE = timedelta(minutes=5)
+_JOBS = cast(Table, Job.__table__)
 
 
 class PermanentJobError(Exception):
@@ -55,39 +56,55 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** attempts, 3600))
 
 
+_worker_ids: dict[tuple[int, int], str] = {}
+
+
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """``host:pid:thread`` (made once per process and thread: no system call per job)."""
+    key = (os.getpid(), threading.get_ident())
+    got = _worker_ids.get(key)
+    if got is None:
+        got = _worker_ids[key] = f"{socket.gethostname()}:{key[0]}:{key[1]}"
+    return got
 
 
 def claim(uow: UnitOfWork, now: datetime, limit: int = 10) -> list[int]:
-    """Lease up to ``limit`` due jobs to this worker; returns their ids."""
-    q = (
-        select(Job)
-        .where(Job.status.in_(("pending", "running")), Job.run_after <= now)
-        .where((Job.locked_until.is_(None)) | (Job.locked_until < now))
-        .order_by(Job.run_after, Job.id)
-        .limit(limit)
-    )
-    if uow.dialect == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    jobs = list(uow.session.scalars(q))
-    me = worker_id()
-    for job in jobs:
-        job.status = "running"
-        job.locked_by = me
-        job.locked_until = now + LEASE
+    """Lease up to ``limit`` due jobs to this worker; returns their ids (due first).
+
+    One Core ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``: the due jobs
+    are picked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises
+    writers), and leased in the same statement, with no ORM object loaded."""
+    stmt = _CLAIM[uow.dialect == "postgresql"]
+    rows = uow.session.connection().execute(stmt, {
+        "b_now": now, "b_limit": limit, "b_me": worker_id(),
+        "b_until": now + LEASE}).all()
     uow.commit()
-    return [j.id for j in jobs]
+    return [r.id for r in sorted(rows, key=lambda r: (r.run_after, r.id))]
+
+
+def _claim_statement(skip_locked: bool) -> Any:
+    now = bindparam("b_now", type_=_JOBS.c.run_after.type)
+    due = (select(_JOBS.c.id)
+           .where(_JOBS.c.status.in_(("pending", "running")), _JOBS.c.run_after <= now)
+           .where(_JOBS.c.locked_until.is_(None) | (_JOBS.c.locked_until < now))
+           .order_by(_JOBS.c.run_after, _JOBS.c.id).limit(bindparam("b_limit")))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    return (update(_JOBS).where(_JOBS.c.id.in_(due.scalar_subquery()))
+            .values(status="running", locked_by=bindparam("b_me"),
+                    locked_until=bindparam("b_until", type_=_JOBS.c.locked_until.type))
+            .returning(_JOBS.c.id, _JOBS.c.run_after))
 
 
 def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
             clock: Callable[[], datetime]) -> str:
     """Run one leased job; returns its new status."""
     with uow_factory() as uow:
-        job = uow.session.get(Job, job_id)
+        # one Core SELECT of what running the job needs (no ORM object)
+        job = uow.session.connection().execute(_TO_RUN, {"b_id": job_id}).one_or_none()
         if job is None or job.status in ("done", "dead"):
             return "skipped"
-        kind = job.kind  # handlers may commit, expiring ``job``
+        kind = job.kind
         fn = HANDLERS.get(kind)
         now = clock()
         error: str | None = None
@@ -103,7 +120,7 @@ def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
             # one Core UPDATE, not an ORM flush of the job at the commit
-            uow.session.execute(_DONE, {"b_id": job_id, "b_now": now})
+            uow.session.connection().execute(_DONE, {"b_id": job_id, "b_now": now})
             uow.commit()
             return "done"
     # the handler's writes are discarded; record the failure in a fresh transaction
@@ -123,10 +140,13 @@ def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
         return job.status
 
 
-_JOBS = cast(Table, Job.__table__)
 _DONE = update(_JOBS).where(_JOBS.c.id == bindparam("b_id")).values(
     status="done", attempts=_JOBS.c.attempts + 1, locked_until=None,
     finished_at=bindparam("b_now", type_=_JOBS.c.finished_at.type))
+_TO_RUN = select(_JOBS.c.kind, _JOBS.c.payload, _JOBS.c.status).where(
+    _JOBS.c.id == bindparam("b_id"))
+#: claim statements: [SQLite, PostgreSQL (FOR UPDATE SKIP LOCKED)]
+_CLAIM = (_claim_statement(False), _claim_statement(True))
 
 
 def drain(uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime],

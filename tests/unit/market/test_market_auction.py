@@ -12,6 +12,7 @@ from leadgate.domain.errors import RoutingError
 from leadgate.domain.market.auction import (
     Bid,
     decide_auction,
+    next_after_posts,
     next_after_rejection,
     next_after_rejections,
     next_after_sale,
@@ -108,6 +109,32 @@ def test_auction_striking_off_several_bids_at_once_is_the_same_as_one_by_one(
     assert at_once.to_dict() == one_by_one.to_dict()
     with pytest.raises(RoutingError):  # a buyer struck off twice holds no bid
         next_after_rejections(d, [*struck, *struck[:1]] if struck else ["zz"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(amounts=st.lists(st.integers(1, 50), min_size=1, max_size=6), data=st.data())
+def test_auction_posts_answered_at_once_are_the_same_as_one_by_one(
+        amounts: list[int], data: st.DataObject) -> None:
+    """A shared lead's next bids posted together: their outcomes applied at once give
+    the decision applying them one by one in bid order gives (sold: next_after_sale,
+    not taken: next_after_rejection)."""
+    keys = [chr(ord("a") + i) for i in range(len(amounts))]
+    bids = [Bid(k, D(a), (i + 1) * MS) for i, (k, a) in enumerate(zip(keys, amounts, strict=True))]
+    d = decide_auction(bids, _bidders(*keys, sale={"shared": 3}), LEAD, NOW,
+                       margin=Margin.parse({"percent": 10}))
+    ranked = [r.buyer for r in (d.winner, *d.fallbacks) if r]
+    group = ranked[:data.draw(st.integers(1, len(ranked)))]
+    outcomes = [(k, data.draw(st.booleans())) for k in group]
+    one_by_one = d
+    for k, took in outcomes:
+        one_by_one = (next_after_sale(one_by_one, k) if took
+                      else next_after_rejection(one_by_one, k))
+    at_once = next_after_posts(d, outcomes)
+    assert at_once == one_by_one
+    assert at_once.to_dict() == one_by_one.to_dict()
+    assert at_once.sold == tuple(k for k, took in outcomes if took)
+    with pytest.raises(RoutingError):  # a buyer posted twice holds no bid the second time
+        next_after_posts(d, [*outcomes, outcomes[0]])
 
 
 def test_auction_ties_go_to_the_earlier_answer_then_priority_then_key() -> None:

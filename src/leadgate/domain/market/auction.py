@@ -21,7 +21,8 @@ rejects the posted lead, :func:`next_after_rejection` promotes the next
 (:func:`next_after_rejections` strikes off several at once). A lead bought
 by a shared buyer (``sale: {shared: N}``) is offered on to the next bid in order
 (:func:`next_after_sale`), so one auction sells it to up to N distinct bidders (the
-service's reservation refuses a post once the lead is full, or to an exclusive buyer).
+service's reservation refuses a post once the lead is full, or to an exclusive buyer);
+:func:`next_after_posts` applies the outcomes of posts sent to several bidders at once.
 If a buyer sent several bids, its earliest in-time bid counts.
 """
 
@@ -40,7 +41,8 @@ from leadgate.domain.market.money import Margin
 from leadgate.domain.market.trace import BuyerLine, check, ineligible_line
 
 __all__ = ["DEFAULT_TIMEOUT", "AuctionDecision", "Bid", "RankedBid", "decide_auction",
-           "next_after_rejection", "next_after_rejections", "next_after_sale"]
+           "next_after_posts", "next_after_rejection", "next_after_rejections",
+           "next_after_sale"]
 
 DEFAULT_TIMEOUT = timedelta(milliseconds=750)
 
@@ -225,32 +227,40 @@ def next_after_rejections(decision: AuctionDecision,
     """:func:`next_after_rejection` for several buyers at once, in the order given: the
     same decision as rejecting them one by one (each line is written once and the
     ranking settled once, not once per buyer)."""
-    ranked = ((decision.winner,) if decision.winner else ()) + decision.fallbacks
-    holding = {r.buyer for r in ranked}
-    lines = {ln.buyer: ln for ln in decision.lines}
-    for buyer in rejected:
-        if buyer not in holding:
-            raise RoutingError(f"{buyer!r} holds no bid in this auction")
-        holding.discard(buyer)
-        ln = lines[buyer]
-        lines[buyer] = ln.but(status="rejected",
-                              text=f"{ln.name} rejected the lead after bidding "
-                                   f"{show(ln.price)}")
-    left = tuple(r for r in ranked if r.buyer in holding)
-    return _settle(left, lines, (*decision.rejected, *rejected), decision.reserve_price,
-                   decision.margin, decision.timeout, decision.now, decision.sold)
+    return next_after_posts(decision, [(b, False) for b in rejected])
 
 
 def next_after_sale(decision: AuctionDecision, sold_buyer: str) -> AuctionDecision:
     """The decision after ``sold_buyer`` bought a shared lead: the next ranked bid is
     offered the lead too (or nobody); the buyer is listed in ``sold``."""
+    return next_after_posts(decision, [(sold_buyer, True)])
+
+
+def next_after_posts(decision: AuctionDecision,
+                     outcomes: Sequence[tuple[str, bool]]) -> AuctionDecision:
+    """The decision after the lead was posted to several bidders at once (a shared
+    lead's next bids): ``outcomes`` is each buyer with whether it took the lead, in bid
+    order. The same decision as :func:`next_after_sale` for each that took it and
+    :func:`next_after_rejection` for each that did not, one by one in that order
+    (each line written once, the ranking settled once)."""
     ranked = ((decision.winner,) if decision.winner else ()) + decision.fallbacks
-    if sold_buyer not in {r.buyer for r in ranked}:
-        raise RoutingError(f"{sold_buyer!r} holds no bid in this auction")
+    holding = {r.buyer for r in ranked}
     lines = {ln.buyer: ln for ln in decision.lines}
-    ln = lines[sold_buyer]
-    lines[sold_buyer] = ln.but(status="sold",
-                               text=f"{ln.name} bought the shared lead for {show(ln.price)}")
-    left = tuple(r for r in ranked if r.buyer != sold_buyer)
-    return _settle(left, lines, decision.rejected, decision.reserve_price, decision.margin,
-                   decision.timeout, decision.now, (*decision.sold, sold_buyer))
+    sold, rejected = list(decision.sold), list(decision.rejected)
+    for buyer, took in outcomes:
+        if buyer not in holding:
+            raise RoutingError(f"{buyer!r} holds no bid in this auction")
+        holding.discard(buyer)
+        ln = lines[buyer]
+        if took:
+            sold.append(buyer)
+            lines[buyer] = ln.but(status="sold", text=f"{ln.name} bought the shared lead "
+                                                      f"for {show(ln.price)}")
+        else:
+            rejected.append(buyer)
+            lines[buyer] = ln.but(status="rejected",
+                                  text=f"{ln.name} rejected the lead after bidding "
+                                       f"{show(ln.price)}")
+    left = tuple(r for r in ranked if r.buyer in holding)
+    return _settle(left, lines, tuple(rejected), decision.reserve_price, decision.margin,
+                   decision.timeout, decision.now, tuple(sold))

@@ -9,7 +9,7 @@ when it was not eligible, the price or bid, and a sentence for people. The JSON 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -51,8 +51,15 @@ class BuyerLine:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def but(self, **changes: Any) -> BuyerLine:
-        """A copy with some fields changed."""
-        return replace(self, **changes)
+        """A copy with some fields changed (the fields named here rather than
+        ``dataclasses.replace``'s lookup of them: an auction rewrites every bidder's line
+        each time its ranking is settled)."""
+        fields: dict[str, Any] = {
+            "buyer": self.buyer, "name": self.name, "status": self.status,
+            "reasons": self.reasons, "price": self.price, "text": self.text,
+            "extra": self.extra}
+        fields.update(changes)
+        return BuyerLine(**fields)
 
     def to_dict(self) -> dict[str, Any]:
         return {"buyer": self.buyer, "name": self.name, "status": self.status,

@@ -29,11 +29,11 @@ and :func:`expire` (exactly once) when its worker died before the post's outcome
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -77,8 +77,20 @@ def core(uow: UnitOfWork) -> Connection:
     """The unit of work's connection, for the sale's prebuilt Core statements: the
     same transaction as ``uow.session`` (a Core statement on a table is run as is by
     the session too, which only adds its own bookkeeping per call; nothing is
-    flushed either way)."""
-    return uow.session.connection()
+    flushed either way). Looked up once per transaction (kept in the session's
+    ``info`` with the transaction it belongs to): ``Session.connection()`` costs tens
+    of microseconds a call, and a sale runs several statements per transaction."""
+    s = uow.session
+    got = s.info.get(_CORE)
+    t = s.get_transaction()
+    if got is not None and t is not None and got[0] is t:
+        return cast(Connection, got[1])
+    c = s.connection()
+    s.info[_CORE] = (s.get_transaction(), c)
+    return c
+
+
+_CORE = "leadgate.market.core"
 
 
 def cents(amount: Decimal) -> int:
@@ -86,7 +98,12 @@ def cents(amount: Decimal) -> int:
 
 
 def money(c: int | None) -> Decimal:
-    return (Decimal(c or 0) / 100).quantize(CENT)
+    if not c:  # most buyers' windows: nothing spent (no Decimal arithmetic)
+        return _NO_MONEY
+    return (Decimal(c) / 100).quantize(CENT)
+
+
+_NO_MONEY = Decimal(0).quantize(CENT)
 
 
 _parsed: dict[str, Buyer] = {}
@@ -107,12 +124,23 @@ def load_buyers(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, Buyer]:
     return {r.key: buyer_of(r.spec) for r in rows}
 
 
+class LeadSales(NamedTuple):
+    """What a lead's ``market_leads`` row says about selling it again."""
+
+    sales: int
+    exclusive: bool
+    quoted: int | None = None
+
+
 def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None,
-               now: datetime) -> list[BuyerCandidate]:
-    """Each buyer with its live load for this lead: three reads by key."""
+               now: datetime, *, lead: LeadSales | None = None) -> list[BuyerCandidate]:
+    """Each buyer with its live load for this lead: up to three reads by key (the
+    lead's market row is not read again when the caller passes it as ``lead``)."""
     s = uow.session
     rows = {r.buyer_key: r for r in core(uow).execute(_LOADS_OF, {"keys": list(buyers)})}
-    ml = s.get(mk.MarketLead, lead_id) if lead_id is not None else None
+    ml: LeadSales | mk.MarketLead | None = lead
+    if ml is None and lead_id is not None:
+        ml = s.get(mk.MarketLead, lead_id)
     bought = set(s.scalars(select(mk.Sale.buyer_key).where(mk.Sale.lead_id == lead_id))
                  ) if ml is not None and ml.sales else set()  # a new lead: no query
     out = []
@@ -132,7 +160,7 @@ _LOADS_OF = select(*(LOADS.c[name] for name in (
 
 
 def load_of(b: Buyer, row: Any, now: datetime,
-            ml: mk.MarketLead | None = None, bought: bool = False) -> BuyerLoad:
+            ml: LeadSales | mk.MarketLead | None = None, bought: bool = False) -> BuyerLoad:
     starts = buyer_window_starts(b, now)
     sold: dict[str, int] = {}
     day = month = 0
@@ -199,50 +227,119 @@ def reserve(uow: UnitOfWork, buyer: Buyer, lead_id: int, price: Decimal, payout:
             held: int = 0) -> Reserved:
     """Record a pending sale atomically with the cap, budget and exclusivity checks;
     raises :class:`Refused` (``sold_out``, ``capped``, ``already_sold_to_buyer``).
-    Three Core statements, each built once (per buyer for the two conditional
-    UPDATEs): the sale's ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` and the
-    UPDATEs of the lead's and the buyer's rows. No savepoint (two statements and the
-    ORM's nested transaction per sale): a refusal undoes this call's writes with
-    compensating statements in the same transaction, so nothing of it is ever seen
-    by another worker (see :class:`Refused` for the lock it may leave). ``held``:
-    sales of this lead the caller's own transaction already holds (settled, so no
-    other worker can take them back): a lower bound of the lead's count, so a buyer
-    it already fills is refused ``sold_out`` without the statements (the conditional
-    UPDATE would refuse it)."""
+    :func:`reserve_many` with one sale (see there)."""
+    got = reserve_many(uow, [Want(buyer, price, payout, bid_id)], lead_id, now,
+                       method=method, held=held)[0]
+    if isinstance(got, Refused):
+        raise got
+    return got
+
+
+@dataclass(frozen=True)
+class Want:
+    """One sale to reserve: the buyer, its price, the supplier's payout, its bid id."""
+
+    buyer: Buyer
+    price: Decimal
+    payout: Decimal
+    bid_id: str | None = None
+
+
+def reserve_many(uow: UnitOfWork, wants: Sequence[Want], lead_id: int, now: datetime, *,
+                 method: str, held: int = 0) -> list[Reserved | Refused]:
+    """Reserve sales of one lead to several buyers in one transaction, in the order
+    given (bid order): the answer for each, a :class:`Reserved` or the
+    :class:`Refused` it met. Several are for a shared lead's next bids: each ``wants[k]``
+    needs the lead to have fewer than ``max_sales - k`` sales, so the group must not
+    hold an exclusive buyer after its first.
+
+    Statements (Core, built once): the sales' ``INSERT ... ON CONFLICT DO NOTHING
+    RETURNING`` (one statement, rows in buyer key order; no row back means the buyer
+    has the lead already), ONE conditional UPDATE of the lead's row for all of them
+    (``sales < min(max_sales - k)``, not sold exclusively), then each buyer's
+    conditional UPDATE (caps, budgets) in buyer key order. Locks are taken in the one
+    order of every sale: sale keys, the lead's row, buyers' rows by key, so twin jobs
+    and sales of other leads to the same buyers never wait on each other in a cycle.
+    No savepoint: a refusal takes back what this call wrote with compensating
+    statements in the same transaction, so no other worker ever sees it (a refusal
+    after the lead's UPDATE is ``locked``: see :class:`Refused`). When the lead's
+    UPDATE refuses a group of several, every sale of it is refused ``sold_out`` (the
+    lead filled meanwhile): the caller commits and goes on one bid at a time.
+    ``held``: sales of this lead the caller's transaction already holds (settled): a
+    lower bound of the lead's count, so a buyer it already fills is refused
+    ``sold_out`` without a statement."""
     c = core(uow)
-    p, pay = cents(price), cents(payout)
-    lead_stmt, load_stmt, _ = _statements(buyer)
-    code = refused_outright(buyer, price, held)
-    if code is not None:
-        raise Refused(code)
-    starts = buyer_window_starts(buyer, now)
-    # the sale row first: a twin job selling the same lead to the same buyer waits here
-    # holding nothing, then inserts nothing (the unique (lead, buyer) key)
-    sale_id = c.execute(_new_sale(uow.dialect), {
-        "lead_id": lead_id, "buyer_key": buyer.key, "method": method, "price": p,
-        "payout": pay, "exclusive": buyer.exclusive, "bid_id": bid_id,
-        "status": "pending", "sold_at": now}).scalar()
-    if sale_id is None:
-        raise Refused("already_sold_to_buyer")
-    # no savepoint: a refusal takes back what this call wrote, statement by statement
-    if _rows(c.execute(lead_stmt, {"b_lead": lead_id, "b_p": p, "b_pay": pay,
-                                   "b_now": now})) != 1:
-        c.execute(_DROP_SALE, {"b_id": sale_id})
+    out: list[Reserved | Refused | None] = [None] * len(wants)
+    live: list[int] = []
+    for i, w in enumerate(wants):
+        code = refused_outright(w.buyer, w.price, held)
+        if code is not None:
+            out[i] = Refused(code)
+        else:
+            live.append(i)
+    if not live:
+        return cast(list[Reserved | Refused], out)
+    p = {i: cents(wants[i].price) for i in live}
+    pay = {i: cents(wants[i].payout) for i in live}
+    # the sale rows first, in buyer key order: a twin job selling the same lead to the
+    # same buyer waits here holding nothing (or only sale keys before this one), then
+    # inserts nothing (the unique (lead, buyer) key)
+    by_key = sorted(live, key=lambda i: wants[i].buyer.key)
+    got = c.execute(_NEW_SALES[c.dialect.name], [{
+        "lead_id": lead_id, "buyer_key": wants[i].buyer.key, "method": method,
+        "price": p[i], "payout": pay[i], "exclusive": wants[i].buyer.exclusive,
+        "bid_id": wants[i].bid_id, "status": "pending", "sold_at": now}
+        for i in by_key]).all()
+    sale_ids = {r.buyer_key: int(r.id) for r in got}
+    for i in list(live):
+        if wants[i].buyer.key not in sale_ids:
+            out[i] = Refused("already_sold_to_buyer")
+            live.remove(i)
+    if not live:
+        return cast(list[Reserved | Refused], out)
+    # one conditional UPDATE of the lead for all of them (bid order: the k-th needs
+    # fewer than max_sales - k sales before the group)
+    ws = [wants[i].buyer for i in live]
+    if _rows(c.execute(_LEAD_TAKE, {
+            "b_lead": lead_id, "b_n": len(live), "b_p": sum(p[i] for i in live),
+            "b_pay": sum(pay[i] for i in live), "b_now": now,
+            "b_limit": min(b.max_sales - k for k, b in enumerate(ws)),
+            "b_ex": len(ws) == 1 and ws[0].exclusive})) != 1:
+        _drop_sales(uow, [sale_ids[b.key] for b in ws])
         # locked all the same: on PostgreSQL an UPDATE that waited for a twin's update
         # of the row and then found its condition false (the lead filled meanwhile)
         # keeps the row lock it took to re-check. Went on to the next buyer in the
         # same transaction, that lock came before the next sale key, against the
         # order every reservation takes: a twin inserting that key and waiting for the
         # lead's row was a deadlock (seen in a 1,000-lead two-server run).
-        raise Refused("sold_out", locked=True)
-    params: dict[str, Any] = {"b_key": buyer.key, "b_p": p, "b_now": now}
-    for w in WINDOWS:
-        params[f"b_{w}"] = starts[w]
-    if _rows(c.execute(load_stmt, params)) != 1:
-        _undo_lead(uow, lead_id, p, pay, buyer.exclusive, now)
-        c.execute(_DROP_SALE, {"b_id": sale_id})
-        raise Refused("capped", locked=True)
-    return Reserved(int(sale_id), lead_id, buyer.key, p, pay, buyer.exclusive, now, bid_id)
+        for i in live:
+            out[i] = Refused("sold_out", locked=True)
+        return cast(list[Reserved | Refused], out)
+    capped: list[int] = []
+    for i in sorted(live, key=lambda i: wants[i].buyer.key):  # buyers' rows in key order
+        b = wants[i].buyer
+        starts = buyer_window_starts(b, now)
+        params: dict[str, Any] = {"b_key": b.key, "b_p": p[i], "b_now": now}
+        for win in WINDOWS:
+            params[f"b_{win}"] = starts[win]
+        if _rows(c.execute(_statements(b)[0], params)) != 1:
+            capped.append(i)
+    if capped:
+        _undo_lead(uow, lead_id, sum(p[i] for i in capped), sum(pay[i] for i in capped),
+                   len(ws) == 1 and ws[0].exclusive, now, n=len(capped))
+        _drop_sales(uow, [sale_ids[wants[i].buyer.key] for i in capped])
+        for i in capped:
+            out[i] = Refused("capped", locked=True)
+    for i in live:
+        if out[i] is None:
+            w = wants[i]
+            out[i] = Reserved(sale_ids[w.buyer.key], lead_id, w.buyer.key, p[i], pay[i],
+                              w.buyer.exclusive, now, w.bid_id)
+    return cast(list[Reserved | Refused], out)
+
+
+def _drop_sales(uow: UnitOfWork, ids: Sequence[int]) -> None:
+    core(uow).execute(_DROP_SALES, {"b_ids": list(ids)})
 
 
 def refused_outright(buyer: Buyer, price: Decimal, held: int = 0) -> str | None:
@@ -250,7 +347,7 @@ def refused_outright(buyer: Buyer, price: Decimal, held: int = 0) -> str | None:
     a price above one of the buyer's whole budgets (no window could pay it), and
     ``sold_out`` when the sales of the lead the caller holds (``held``) already fill
     it for this buyer (exclusive, or ``sale: {shared: N}`` reached)."""
-    limits = _statements(buyer)[2]
+    limits = _statements(buyer)[1]
     if limits and any(cents(price) > lim for lim in limits):
         return "capped"
     if held and (buyer.exclusive or held >= buyer.max_sales):
@@ -261,19 +358,23 @@ def refused_outright(buyer: Buyer, price: Decimal, held: int = 0) -> str | None:
 def settle(uow: UnitOfWork, sale: Reserved, external_id: str | None) -> bool:
     """Mark a reserved sale sold (the buyer took the lead); False if it was no longer
     pending (settled as lost meanwhile: see :func:`expire`)."""
-    return _rows(core(uow).execute(_SETTLE, {"b_id": sale.id, "b_x": external_id})) == 1
+    return settle_many(uow, [(sale, external_id)]) == 1
 
 
-_NEW_SALE = {name: d.insert(SALES).on_conflict_do_nothing(
-    index_elements=[SALES.c.lead_id, SALES.c.buyer_key]).returning(SALES.c.id)
+def settle_many(uow: UnitOfWork, sales: Sequence[tuple[Reserved, str | None]]) -> int:
+    """:func:`settle` for several sales in one call; how many were still pending."""
+    if not sales:
+        return 0
+    return _rows(core(uow).execute(_SETTLE, [{"b_id": s.id, "b_x": x} for s, x in sales]))
+
+
+#: the pending sales' rows: inserted unless the lead was sold to the buyer (built once
+#: per dialect; the rows are bound per call, sent as one INSERT of all of them)
+_NEW_SALES = {name: d.insert(SALES).on_conflict_do_nothing(
+    index_elements=[SALES.c.lead_id, SALES.c.buyer_key]).returning(
+        SALES.c.id, SALES.c.buyer_key)
     for name, d in (("postgresql", postgresql), ("sqlite", sqlite))}
-_DROP_SALE = delete(SALES).where(SALES.c.id == bindparam("b_id"))
-
-
-def _new_sale(dialect: str) -> Any:
-    """The pending sale's row: inserted unless the lead was sold to the buyer (built
-    once per dialect; the values are bound per sale)."""
-    return _NEW_SALE[dialect]
+_DROP_SALES = delete(SALES).where(SALES.c.id.in_(bindparam("b_ids", expanding=True)))
 
 
 _SETTLE = update(SALES).where(SALES.c.id == bindparam("b_id"),
@@ -286,18 +387,19 @@ CONCLUDE = update(LEADS).where(LEADS.c.lead_id == bindparam("b_lead")).values(
     updated_at=bindparam("b_now", type_=LEADS.c.updated_at.type)).returning(LEADS.c.sales)
 
 
-_stmts: dict[int, tuple[Buyer, Any, Any, tuple[int, ...]]] = {}
+_stmts: dict[int, tuple[Buyer, Any, tuple[int, ...]]] = {}
 
 
-def _statements(buyer: Buyer) -> tuple[Any, Any, tuple[int, ...]]:
-    """A buyer's two conditional UPDATEs, built once per parsed buyer (the buyer's caps
-    and budgets are in the statement; the amounts, times and window starts are bound)."""
+def _statements(buyer: Buyer) -> tuple[Any, tuple[int, ...]]:
+    """A buyer's conditional UPDATE of its load row, built once per parsed buyer (the
+    buyer's caps and budgets are in the statement; the amounts, times and window starts
+    are bound), and its whole budgets in cents."""
     got = _stmts.get(id(buyer))
     if got is None or got[0] is not buyer:
         limits = tuple(cents(buyer.budget[k]) for k in BUDGET_WINDOWS
                        if buyer.budget.get(k) is not None)
-        got = _stmts[id(buyer)] = (buyer, _lead_update(buyer), _load_update(buyer), limits)
-    return got[1], got[2], got[3]
+        got = _stmts[id(buyer)] = (buyer, _load_update(buyer), limits)
+    return got[1], got[2]
 
 
 def _rows(result: Any) -> int:
@@ -308,16 +410,18 @@ _P = bindparam("b_p", type_=BigInteger())
 _PAY = bindparam("b_pay", type_=BigInteger())
 
 
-def _lead_update(buyer: Buyer) -> Any:
-    now = bindparam("b_now", type_=LEADS.c.updated_at.type)
-    conds = [LEADS.c.lead_id == bindparam("b_lead"), LEADS.c.exclusive == false()]
-    conds.append(LEADS.c.sales == 0 if buyer.exclusive else LEADS.c.sales < buyer.max_sales)
-    vals: dict[str, Any] = {
-        "sales": LEADS.c.sales + 1, "revenue": LEADS.c.revenue + _P, "updated_at": now,
-        "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost + _PAY), else_=LEADS.c.cost)}
-    if buyer.exclusive:
-        vals["exclusive"] = True
-    return update(LEADS).where(*conds).values(**vals)
+#: a reservation's conditional UPDATE of the lead's row, for one sale or a group:
+#: ``b_n`` sales more (``b_p`` revenue, ``b_pay`` cost unless the lead was quoted) when
+#: the lead is not sold exclusively and has fewer than ``b_limit`` sales (1 for an
+#: exclusive buyer, which then marks it exclusive: ``b_ex``)
+_LEAD_TAKE = update(LEADS).where(
+    LEADS.c.lead_id == bindparam("b_lead"), LEADS.c.exclusive == false(),
+    LEADS.c.sales < bindparam("b_limit", type_=BigInteger())).values(
+    sales=LEADS.c.sales + bindparam("b_n", type_=BigInteger()),
+    revenue=LEADS.c.revenue + _P,
+    cost=case((LEADS.c.quoted.is_(None), LEADS.c.cost + _PAY), else_=LEADS.c.cost),
+    exclusive=bindparam("b_ex", type_=LEADS.c.exclusive.type),
+    updated_at=bindparam("b_now", type_=LEADS.c.updated_at.type))
 
 
 def _load_update(buyer: Buyer) -> Any:
@@ -355,10 +459,11 @@ def release(uow: UnitOfWork, buyer: Buyer, sale: Reserved, now: datetime) -> Non
 
 
 def _undo_lead(uow: UnitOfWork, lead_id: int, price: int, payout: int, exclusive: bool,
-               now: datetime) -> None:
-    """Take a sale back out of the lead's counters and money."""
+               now: datetime, *, n: int = 1) -> None:
+    """Take ``n`` sales (``price`` and ``payout`` their sums) back out of the lead's
+    counters and money."""
     lv: dict[str, Any] = {
-        "sales": LEADS.c.sales - 1, "revenue": LEADS.c.revenue - price,
+        "sales": LEADS.c.sales - n, "revenue": LEADS.c.revenue - price,
         "cost": case((LEADS.c.quoted.is_(None), LEADS.c.cost - payout),
                      else_=LEADS.c.cost), "updated_at": now}
     if exclusive:

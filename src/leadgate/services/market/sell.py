@@ -14,9 +14,11 @@
   id (``bid_id`` in the lead the destination renders); a rejected post promotes the next
   bid, within ``market.sale_within`` overall. A lead bought by a shared buyer
   (``sale: {shared: N}``) is posted on to the next bidders in bid order, each quoting
-  its own bid id, until the lead is full (up to N distinct buyers) or time runs out.
+  its own bid id, until the lead is full (up to N distinct buyers) or time runs out:
+  the bids the lead has room for are reserved together and posted at once
+  (``offer.next_group``, ``Pinger.post_all``), their answers taken in bid order.
 
-Each post is preceded by a reservation (``ledger.reserve``: caps, budgets and
+Each post is preceded by a reservation (``ledger.reserve_many``: caps, budgets and
 exclusivity checked and counted atomically, committed), so a buyer that was capped or
 out of budget is never pinged or posted to, and no concurrent worker can overshoot.
 The decision's trace (every buyer, its bid or why it was skipped, the winner and why,
@@ -40,20 +42,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
-from leadgate.delivery.base import Exchange, Outcome, Spec
+from leadgate.delivery.base import Spec
 from leadgate.delivery.market import PingRequest, pinger
 from leadgate.domain.market.amounts import show
 from leadgate.domain.market.auction import (
     DEFAULT_TIMEOUT,
     Bid,
     decide_auction,
-    next_after_rejection,
+    next_after_posts,
     next_after_rejections,
-    next_after_sale,
 )
 from leadgate.domain.market.buyers import Buyer, BuyerCandidate
 from leadgate.domain.market.ping_tree import order_ping_tree
@@ -61,16 +61,15 @@ from leadgate.domain.market.trace import check
 from leadgate.domain.market.weighted import choose_weighted
 from leadgate.domain.routing.durations import parse_duration
 from leadgate.services import deliveries, jobs, snapshot, timeline
-from leadgate.services.market import fallback, ledger
+from leadgate.services.market import fallback, lead_row, ledger
+from leadgate.services.market.lead_row import LeadForSale
+from leadgate.services.market.offer import next_group, offer, offer_many
 from leadgate.services.market.queue import JOB
 from leadgate.services.market.settings import MarketSettings
+from leadgate.services.routing import routing_facts
 from leadgate.store import market as mk
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
-
-_LEAD_AND_MARKET_ROW = (select(m.Lead, mk.MarketLead)
-                        .outerjoin(mk.MarketLead, mk.MarketLead.lead_id == m.Lead.id)
-                        .where(m.Lead.id == bindparam("b_lead")))
 
 
 @jobs.handler(JOB)
@@ -89,6 +88,7 @@ class Sold:
     posts: list[dict[str, Any]] = field(default_factory=list)
     also: list[str] = field(default_factory=list)  # every buyer (ping tree shared sales)
     held: int = 0  # sales of the lead this job settled (a lower bound of its count)
+    post_ms: float = 0.0  # how long the job waited for its posts' answers
     view: dict[str, Any] | None = None  # what the buyers' posts see of the lead
     #: buyer -> counter -> n, added to ``buyer_loads`` in the job's last transaction
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -97,11 +97,11 @@ class Sold:
 def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | None:
     """Sell the lead of a ``lead.sell`` job (see the module docstring); commits."""
     s = uow.session
-    # the lead and its market row in one statement (both kept in the session)
-    row = s.execute(_LEAD_AND_MARKET_ROW, {"b_lead": payload["lead_id"]}).one_or_none()
-    lead, got = (None, None) if row is None else row
+    # the lead, its market row and the configuration stamps in one Core statement
+    lead = lead_row.load(uow, payload["lead_id"])
     if lead is None:
         return None
+    got = lead.market
     if lead.status != "sell":  # sold or placed meanwhile (a twin job, say)
         if got is not None and got.sales:
             _recover_placed(uow, lead.id, payload, now)
@@ -109,14 +109,17 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     target = dict(payload.get("target") or {})
     method = str(target.get("method"))
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
-    cfg = snapshot.market(s)  # buyers, destinations, settings: once per config version
+    # buyers, destinations, settings: once per config version (no statement while the
+    # stamps read with the lead are those of the configuration held)
+    cfg = lead_row.market_config(s, lead.stamps)
     settings: MarketSettings = cfg.settings
     buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
-    # written with the lead by capture; a lead routed to sale later gets it here
-    ml = got or ledger.ensure_lead(uow, lead.id, lead.source.key if lead.source else None,
-                                   now)
+    if got is None:  # written with the lead by capture; a lead routed to sale later
+        row = ledger.ensure_lead(uow, lead.id, lead.source.key if lead.source else None,
+                                 now)
+        got = lead.market = ledger.LeadSales(row.sales, row.exclusive, row.quoted)
     recovered: list[dict[str, Any]] = []
-    if ml.sales:  # a new lead has no sale: no query
+    if got.sales:  # a new lead has no sale: no query
         wait = _recover(uow, lead.id, buyers, settings, now, recovered)
         if wait is not None:
             # a sale is still waiting for its post's outcome (a twin job runs it, or its
@@ -124,20 +127,19 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
             jobs.enqueue(uow, JOB, dict(payload), now, delay=wait - now).max_attempts = 3
             return None
         if recovered:
-            uow.session.expire(ml)
             uow.commit()  # the released reservations count for every worker at once
-            if lead.status != "sell":
-                return None
-    from leadgate.services.routing import lead_facts
-
-    facts = lead_facts(lead, now)
+            lead.market = None  # its counts moved: the candidates read them again
+    facts = routing_facts(lead.values, lead.enrichment,
+                          source=lead.source.key if lead.source else None,
+                          campaign=lead.campaign.key, score=lead.score, grade=lead.grade,
+                          created_at=lead.created_at, now=now)
     t0 = time.perf_counter()
     if method == "sell_weighted":
         sold = _weighted(uow, lead, buyers, facts, now, payload, settings)
     elif method == "ping_tree":
         sold = _tree(uow, lead, buyers, facts, now, target, settings, t0, cfg.destinations)
     else:
-        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, ml.quoted,
+        sold = _auction(uow, lead, buyers, facts, now, target, settings, t0, got.quoted,
                         cfg.destinations)
     sold.trace["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     if recovered:
@@ -196,13 +198,13 @@ def _recover(uow: UnitOfWork, lead_id: int, buyers: Mapping[str, Buyer],
     return wait
 
 
-def _weighted(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+def _weighted(uow: UnitOfWork, lead: LeadForSale, buyers: Mapping[str, Buyer],
               facts: Mapping[str, Any], now: datetime, payload: Mapping[str, Any],
               settings: MarketSettings) -> Sold:
     state_row = _lock_state(uow, f"weighted:{payload.get('flow')}:{payload.get('rule')}", now)
     refused: dict[str, str] = {}
     while True:
-        cands = ledger.candidates(uow, buyers, lead.id, now)
+        cands = ledger.candidates(uow, buyers, lead.id, now, lead=lead.market)
         cands = [c if c.buyer.key not in refused else
                  BuyerCandidate(c.buyer, replace(c.load, lead_sold_to_buyer=True))
                  for c in cands]
@@ -247,10 +249,10 @@ def _lock_state(uow: UnitOfWork, key: str, now: datetime) -> mk.MarketState:
     return row
 
 
-def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+def _tree(uow: UnitOfWork, lead: LeadForSale, buyers: Mapping[str, Buyer],
           facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
           settings: MarketSettings, t0: float, dests: Mapping[str, Spec]) -> Sold:
-    cands = ledger.candidates(uow, buyers, lead.id, now)
+    cands = ledger.candidates(uow, buyers, lead.id, now, lead=lead.market)
     tree = order_ping_tree(cands, facts, now, order=str(target.get("order", "priority")),
                            min_price=settings.reserve)
     sold = Sold("ping_tree", trace=tree.to_dict())
@@ -260,7 +262,7 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
             sold.trace["stopped"] = "market.sale_within ran out"
             break
         buyer = buyers[step.buyer]
-        post = _offer(uow, lead, buyer, step.price, settings.margin.payout(step.price), now,
+        post = offer(uow, lead, buyer, step.price, settings.margin.payout(step.price), now,
                       method="ping_tree", bid_id=None, within=left, sold=sold,
                       dests=dests)
         sold.posts.append(post)
@@ -275,13 +277,13 @@ def _tree(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     return sold
 
 
-def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
+def _auction(uow: UnitOfWork, lead: LeadForSale, buyers: Mapping[str, Buyer],
              facts: Mapping[str, Any], now: datetime, target: Mapping[str, Any],
              settings: MarketSettings, t0: float, quoted: int | None,
              dests: Mapping[str, Spec]) -> Sold:
     timeout = (parse_duration(target["timeout"], path="timeout")
                if target.get("timeout") is not None else DEFAULT_TIMEOUT)
-    cands = ledger.candidates(uow, buyers, lead.id, now)
+    cands = ledger.candidates(uow, buyers, lead.id, now, lead=lead.market)
     view = deliveries.lead_view(lead, None)
     ref = uuid.uuid4().hex
     shown = settings.ping_view(view) | {"ping_ref": ref}
@@ -297,15 +299,15 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     bid_ids = {a.buyer: a.outcome.external_id for a in answers}
     decision = decide_auction(bids, cands, facts, now, reserve_price=settings.reserve,
                               margin=settings.margin, timeout=timeout)
-    sold = Sold("ping_post")
+    sold = Sold("ping_post", view=view)  # the full lead, made once for pings and posts
     posts: list[dict[str, Any]] = []
+    single = False  # one bid at a time, once the lead's UPDATE refused a group
     while decision.winner is not None:
         left = settings.sale_within.total_seconds() - (time.perf_counter() - t0)
         if left <= 0:
             break
         w = decision.winner
-        buyer = buyers[w.buyer]
-        if ledger.refused_outright(buyer, w.amount, sold.held):
+        if ledger.refused_outright(buyers[w.buyer], w.amount, sold.held):
             # the lead is full: this bid and the ones after it that the reservation
             # would refuse without a statement are struck off at once (same post
             # lines and trace as one by one)
@@ -320,24 +322,34 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
                               "reason": code})
             decision = next_after_rejections(decision, out)
             continue
-        payout = w.payout if quoted is None else ledger.money(quoted)
-        post = _offer(uow, lead, buyer, w.amount, payout, now, method="ping_post",
-                      bid_id=bid_ids.get(w.buyer), within=left, dests=dests,
-                      sold=sold)
-        posts.append(post)
-        if post["result"] == "sold":
-            if sold.buyer is None:
-                sold.buyer, sold.price = buyer.key, w.amount
-            sold.also.append(buyer.key)
-            if buyer.exclusive:
-                break
-            # a shared sale: the next bidder in order is posted the lead too, up to the
-            # buyers' limits (the reservation refuses a full lead and exclusive buyers)
-            decision = next_after_sale(decision, w.buyer)
+        # a shared lead's next bids that fit in it are reserved in one transaction and
+        # posted at once (the answers as one by one: sold or not, in bid order)
+        group = [w] if single else next_group(decision, buyers, sold.held)
+        lines = offer_many(uow, lead, [
+            ledger.Want(buyers[b.buyer], b.amount,
+                        b.payout if quoted is None else ledger.money(quoted),
+                        bid_ids.get(b.buyer)) for b in group],
+            now, method="ping_post", within=left, dests=dests, sold=sold)
+        if lines is None:  # the lead filled meanwhile (a twin job): one bid at a time
+            single = True
             continue
-        decision = next_after_rejection(decision, w.buyer)
+        posts.extend(lines)
+        outcomes = []
+        for bid, post in zip(group, lines, strict=True):
+            took = post["result"] == "sold"
+            outcomes.append((bid.buyer, took))
+            if took:
+                if sold.buyer is None:
+                    sold.buyer, sold.price = bid.buyer, bid.amount
+                sold.also.append(bid.buyer)
+        if any(took and buyers[b].exclusive for b, took in outcomes):
+            break  # an exclusive sale (a group of one) ends the auction, winner and all
+        # a shared sale: the next bidders in order are posted the lead too, up to the
+        # buyers' limits (the reservation refuses a full lead and exclusive buyers)
+        decision = next_after_posts(decision, outcomes)
     sold.trace = decision.to_dict() | {"pinged": [r.buyer for r in requests],
-                                       "ping_ms": ping_ms, "ping_ref": ref}
+                                       "ping_ms": ping_ms, "ping_ref": ref,
+                                       "post_ms": round(sold.post_ms, 3)}
     sold.posts = posts
     for r in requests:
         sold.counts[r.buyer]["offered"] += 1
@@ -346,81 +358,7 @@ def _auction(uow: UnitOfWork, lead: m.Lead, buyers: Mapping[str, Buyer],
     return sold
 
 
-_DELIVERIES = m.Delivery.__table__
-_NEW_DELIVERY = insert(_DELIVERIES)
-_POSTED = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id")).values(
-    status=bindparam("b_status"), reason=bindparam("b_reason"),
-    external_id=bindparam("b_x", type_=_DELIVERIES.c.external_id.type),
-    finished_at=bindparam("b_now", type_=_DELIVERIES.c.finished_at.type),
-    updated_at=bindparam("b_now", type_=_DELIVERIES.c.updated_at.type))
-
-
-def _offer(uow: UnitOfWork, lead: m.Lead, buyer: Buyer, price: Decimal, payout: Decimal,
-           now: datetime, *, method: str, bid_id: str | None, within: float,
-           sold: Sold, dests: Mapping[str, Spec]) -> dict[str, Any]:
-    """Reserve the sale (committed), post the full lead, then keep or release it."""
-    line: dict[str, Any] = {"buyer": buyer.key, "price": show(price), "bid_id": bid_id}
-    try:
-        sale = ledger.reserve(uow, buyer, lead.id, price, payout, now, method=method,
-                              bid_id=bid_id, held=sold.held)
-    except ledger.Refused as exc:
-        if exc.locked:  # the lead's row stays locked till the end of the transaction
-            uow.commit()
-        return line | {"result": "refused", "reason": exc.code}
-    first = buyer.destinations[0] if buyer.destinations else None
-    spec = None if first is None else dests.get(first)
-    did, key = None, uuid.uuid4().hex
-    if spec is not None:
-        # Core, not an ORM object: one INSERT now and one UPDATE after the post
-        did = int(ledger.core(uow).execute(_NEW_DELIVERY, {
-            "lead_id": lead.id, "destination_key": first, "idempotency_key": key,
-            "status": "sending", "attempts": 1, "attempts_offset": 0, "position": 0,
-            "created_at": now, "updated_at": now}).inserted_primary_key[0])
-    # the reservation counts for every other worker from here on, and no transaction
-    # (nor SQLite's write lock) is held during the post
-    uow.commit()
-    outcome = Outcome("accepted", "the buyer has no destination: bought on record")
-    if spec is not None and did is not None:
-        spec = replace(spec, common=replace(spec.common,
-                                            timeout=min(spec.common.timeout, within)))
-        if sold.view is None:
-            sold.view = deliveries.lead_view(lead, None)
-        view = sold.view | {"delivery_id": did, "idempotency_key": key, "bid_id": bid_id,
-                            "price": show(price), "buyer": buyer.key}
-        outcome, seen, started, ms = _post(spec, view, now)
-        deliveries._attempt(uow, m.Delivery(id=did), 1, outcome, seen, started, ms, spec)
-        ledger.core(uow).execute(_POSTED, {
-            "b_id": did, "b_status": outcome.status if outcome.status != "error" else "dead",
-            "b_reason": outcome.reason, "b_now": now,
-            "b_x": (outcome.external_id or "")[:200] or None})
-        line |= {"delivery": did, "ms": ms}
-    if outcome.status == "accepted":
-        sold.held += ledger.settle(uow, sale, outcome.external_id)
-        sold.counts[buyer.key]["accepted"] += 1
-        return line | {"result": "sold", "sale": sale.id}  # committed with the job
-    ledger.release(uow, buyer, sale, now)
-    uow.commit()  # one buyer row per transaction: sales never wait on each other in a cycle
-    sold.counts[buyer.key]["rejected"] += 1
-    return line | {"result": "rejected" if outcome.status != "error" else "error",
-                   "reason": outcome.reason}
-
-
-def _post(spec: Spec, view: Mapping[str, Any],
-          now: datetime) -> tuple[Outcome, Exchange, datetime, float]:
-    """Send one post of the full lead: an ``http`` destination through the pinger's
-    event loop (``Pinger.post``: aiohttp, no httpx work in the worker thread), any
-    other kind (and any post while tests inject an HTTP client) through the delivery
-    engine's ``_send``. Returns the outcome, the exchange, when and how long (ms, as
-    the worker thread waited for it)."""
-    if spec.kind != "http" or deliveries._injected:
-        return deliveries._send(spec, view, now, batch=None,
-                                http=deliveries.http_client_for(spec.config.get("url")))
-    t0 = time.monotonic()
-    outcome, seen = pinger().post(spec.config, view, spec.common.timeout)
-    return outcome, seen, now, round((time.monotonic() - t0) * 1000, 3)
-
-
-def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, Any],
+def _conclude(uow: UnitOfWork, lead: LeadForSale, sold: Sold, payload: Mapping[str, Any],
               now: datetime) -> None:
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
@@ -438,7 +376,9 @@ def _conclude(uow: UnitOfWork, lead: m.Lead, sold: Sold, payload: Mapping[str, A
                      buyer=sold.buyer, price=show(sold.price),
                      buyers=sold.also or [sold.buyer], trace=trace)
         return
-    if fallback.route_unsold(uow, lead, payload, sold.method, trace, now):
+    orm_lead = uow.session.get(m.Lead, lead.id)  # routing works on the ORM lead
+    if orm_lead is not None and fallback.route_unsold(uow, orm_lead, payload, sold.method,
+                                                      trace, now):
         return  # the flow's fallback pool took it (or its queue, if nobody could)
     queue = str(payload.get("fallback") or "unassigned")
     _set_status(uow, lead, "queued" if queue != "unassigned" else "unassigned", queue)
@@ -451,10 +391,8 @@ _LEAD_STATUS = update(_LEADS).where(_LEADS.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), queue=bindparam("b_queue"))
 
 
-def _set_status(uow: UnitOfWork, lead: m.Lead, status: str, queue: str | None) -> None:
-    """The lead's status and queue: one Core UPDATE (no ORM flush at the commit); the
-    loaded lead shows the new values as if read back."""
+def _set_status(uow: UnitOfWork, lead: LeadForSale, status: str, queue: str | None) -> None:
+    """The lead's status and queue: one Core UPDATE (no ORM flush at the commit)."""
     ledger.core(uow).execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
-                                       "b_queue": queue})
-    set_committed_value(lead, "status", status)
-    set_committed_value(lead, "queue", queue)
+                                            "b_queue": queue})
+    lead.status = status
