@@ -212,17 +212,21 @@ class MarketConfig:
 _market: dict[str, MarketConfig] = {}
 
 
-def market(session: Session) -> MarketConfig:
-    """The marketplace configuration: one small statement while nothing changed."""
+def market(session: Session, stamps: tuple[int, int] | None = None) -> MarketConfig:
+    """The marketplace configuration: one small statement while nothing changed, none
+    when the caller read the ``market`` and ``instance`` stamps already (``stamps``, as
+    the sell job does with its lead)."""
     from leadgate.services import deliveries
     from leadgate.services.market.ledger import buyer_of
     from leadgate.services.market.settings import CONFIG_KEY, parse_settings
     from leadgate.store import market as mk
 
-    stamps = dict(session.execute(
-        select(m.ConfigStamp.area, m.ConfigStamp.version)
-        .where(m.ConfigStamp.area.in_(("market", "instance")))).all())
-    version = (int(stamps.get("market", 0)), int(stamps.get("instance", 0)))
+    if stamps is None:
+        read = dict(session.execute(
+            select(m.ConfigStamp.area, m.ConfigStamp.version)
+            .where(m.ConfigStamp.area.in_(("market", "instance")))).all())
+        stamps = (int(read.get("market", 0)), int(read.get("instance", 0)))
+    version = stamps
     key = _db_key(session)
     got = _market.get(key)
     if got is not None and got.version == version and version[0]:

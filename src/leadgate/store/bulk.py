@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, LargeBinary, Table
 from sqlalchemy.orm import Session
 
@@ -113,10 +112,10 @@ def pg_ids(ids: Sequence[int]) -> str:
 
 
 def pg_texts(texts: Sequence[str]) -> str:
-    """PostgreSQL: texts as one JSON array (orjson, in C) for a ``%s::jsonb``
+    """PostgreSQL: texts as one JSON array (``db.dumps``: orjson, in C) for a ``%s::jsonb``
     parameter read by ``jsonb_array_elements_text``: no quoting rules of array
     literals to get right, and none of psycopg's per-element work."""
-    return orjson.dumps(list(texts)).decode()
+    return dumps(list(texts))
 
 
 def pg_upsert(session: Session, table: Table, names: list[str], on_conflict: str) -> str:

@@ -8,21 +8,17 @@ stamps the marketplace's cached configuration is checked against. No ORM object 
 built (the ORM lead with its joined source, campaign and assignee was one statement
 too, but several objects and their identity-map bookkeeping per job), and the
 market's configuration costs no statement of its own while no stamp moved
-(:func:`market_config`).
+(``snapshot.market(session, stamps)``).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.orm import Session
 
-from leadgate.services import snapshot
 from leadgate.services.market.ledger import LeadSales, core
 from leadgate.store import market as mk
 from leadgate.store import models as m
@@ -99,22 +95,3 @@ def load(uow: UnitOfWork, lead_id: int) -> LeadForSale | None:
         if r.assignee_key is not None else None,
         LeadSales(r.sales, bool(r.exclusive), r.quoted) if r.market_lead is not None
         else None, (int(r.stamp_market or 0), int(r.stamp_instance or 0)))
-
-
-_configs: weakref.WeakKeyDictionary[Any, snapshot.MarketConfig] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def market_config(session: Session, stamps: tuple[int, int]) -> snapshot.MarketConfig:
-    """The marketplace configuration (``snapshot.market``) for ``stamps`` read with the
-    lead: no statement while the configuration this process holds for the database is
-    of those stamps (the rule ``snapshot.market`` keeps: same stamps, and a market
-    stamp set), else ``snapshot.market`` reads the stamps and loads it again."""
-    engine = session.get_bind().engine
-    got = _configs.get(engine)
-    if got is not None and got.version == stamps and stamps[0]:
-        return got
-    got = snapshot.market(session)
-    with _lock:
-        _configs[engine] = got
-    return got

@@ -111,7 +111,7 @@ def sell(uow: UnitOfWork, payload: Mapping[str, Any], now: datetime) -> Sold | N
     keys = [b if isinstance(b, str) else str(b.get("key")) for b in target.get("buyers") or ()]
     # buyers, destinations, settings: once per config version (no statement while the
     # stamps read with the lead are those of the configuration held)
-    cfg = lead_row.market_config(s, lead.stamps)
+    cfg = snapshot.market(s, lead.stamps)
     settings: MarketSettings = cfg.settings
     buyers = {k: cfg.buyers[k] for k in keys if k in cfg.buyers}
     if got is None:  # written with the lead by capture; a lead routed to sale later
