@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,8 +79,14 @@ class App:
 
         notifications.configure(self.engine.url.render_as_string(hide_password=False),
                                 self.settings)
+        capture_uow: Callable[[], UnitOfWork] = self.uow
+        if self.engine.dialect.name == "postgresql":
+            # the capture batch sends its own BEGIN, in its first round trip
+            from leadgate.store.pipeline import autocommit_sessions
+
+            capture_uow = functools.partial(UnitOfWork, autocommit_sessions(self.engine))
         self.capture = CaptureRouter(
-            self.uow, lambda: self.clock(),
+            capture_uow, lambda: self.clock(),
             ttl=timedelta(hours=self.settings.idempotency_ttl_hours),
             max_batch=self.settings.capture_batch_max, after_commit=self.wakeup.notify,
             publish=self.notices.publish, payloads=self.notices.payloads)

@@ -67,7 +67,8 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
 
 def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]],
                 pg_parts: Sequence[tuple[str, list[dict[str, Any]]]] = (),
-                notify: tuple[str, list[str]] | None = None) -> None:
+                notify: tuple[str, list[str]] | None = None,
+                last: list[tuple[str, tuple[Any, ...]]] | None = None) -> None:
     """Rows into several tables. On PostgreSQL in ONE statement (each table's
     INSERT a data-modifying ``WITH`` part), so a batch's writes cost one round
     trip; on SQLite one ``executemany`` per table (no round trips there).
@@ -75,7 +76,11 @@ def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]
     ``pg_parts`` (PostgreSQL only) are more data-modifying statements sent in the
     same ``WITH``, each with one ``%s`` for its rows as JSON (see :func:`pg_upsert`,
     :func:`pg_update`), and ``notify`` (PostgreSQL only) a channel and payloads to
-    ``NOTIFY`` from the same statement (PostgreSQL delivers them at commit)."""
+    ``NOTIFY`` from the same statement (PostgreSQL delivers them at commit).
+
+    With ``last`` (PostgreSQL), that one statement is not sent but appended to
+    ``last``, for a caller that sends it together with its COMMIT in one round trip
+    (store/pipeline.py) and runs nothing in between."""
     batches = [(t, rows) for t, rows in batches if rows]
     extra = [(sql, rows) for sql, rows in pg_parts if rows]
     tell = notify is not None and bool(notify[1]) and \
@@ -101,7 +106,10 @@ def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]
         params += (notify[0], "[" + ",".join(notify[1]) + "]")
     else:
         sql += "SELECT 1"
-    session.connection().exec_driver_sql(sql, params)
+    if last is not None:
+        last.append((sql, params))
+    else:
+        session.connection().exec_driver_sql(sql, params)
 
 
 def pg_ids(ids: Sequence[int]) -> str:

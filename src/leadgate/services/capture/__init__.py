@@ -36,7 +36,6 @@ from leadgate.services.capture.checks import (
     lock_flows,
     lock_flows_and_loads,
     lock_key,
-    lock_keys,
     lookup,
     resolve,
 )
@@ -67,6 +66,10 @@ class AfterCommit:
     #: own write statement; ``told`` says whether it sent any
     payloads: Callable[[list[Notice]], list[str]] | None = None
     told: bool = False
+    #: PostgreSQL: when a list, the batch's write statement is left in it, for the
+    #: caller to send with its COMMIT in one round trip (``pipeline.run(commit=True)``)
+    #: instead of on its own; the caller must run nothing else before
+    last: list[tuple[str, tuple[Any, ...]]] | None = None
 
 
 __all__ = [
@@ -100,17 +103,14 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
     # locks are taken just before deciding (below), held for the least time.
     late = session.get_bind().dialect.name == "postgresql"
     locked: dict[str, dict[str, Any]] = {}
-    if late:
-        lock_keys(session, leads)
-    else:
+    if not late:
         locked = lock_flows(session, sorted({lock_key(x.campaign) for x in leads}), now)
-    found = lookup(session, leads, now)
+    found = lookup(session, leads, now)  # PostgreSQL: the key locks first, same round trip
     if found.stamps != snap.stamps:
         snap = snapshot.current(session, found.stamps)
         out = [None] * len(subs)
         leads = resolve(snap, subs, out)
         if late:  # the leads may have other keys now (re-qualified): lock, look again
-            lock_keys(session, leads)
             found = lookup(session, leads, now)
         else:
             more = sorted({lock_key(x.campaign) for x in leads} - set(locked))
@@ -176,7 +176,7 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
             code, body = first[rid]
             out[i] = IngestResult(code, body, body.get("id"), replayed=True)
     queued = write(session, kept, locked, now, notices=notices, notify=notify,
-                   ids=found.lead_ids or None)
+                   ids=found.lead_ids or None, last=after.last if after is not None else None)
     if after is not None and notices is not None:
         after.jobs += queued
         after.notices.extend(notices)

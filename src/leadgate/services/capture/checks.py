@@ -24,6 +24,7 @@ from leadgate.services.capture.submission import (
 )
 from leadgate.services.capture.tables import STATE
 from leadgate.services.snapshot import CampaignInfo, Snapshot
+from leadgate.store import pipeline
 from leadgate.store.bulk import _sqlite_time, from_sqlite_time, pg_ids, pg_texts
 from leadgate.store.db import dumps
 
@@ -97,16 +98,17 @@ def lock_flows_and_loads(session: Session, keys: Sequence[str], agent_ids: Seque
     return states, stored
 
 
-def lock_keys(session: Session, leads: Sequence[BatchLead]) -> None:
-    """PostgreSQL: serialise the dedupe and idempotency checks of these leads with
-    other transactions checking the same keys (transaction-scoped advisory locks,
-    one per key, taken in sorted order in one statement), so the lookup after it
-    sees every earlier lead with a key in common, committed. The flow's routing
-    lock is then taken only for deciding and writing, as late as possible."""
+def lock_keys(leads: Sequence[BatchLead]) -> tuple[str, tuple[Any, ...]]:
+    """PostgreSQL: the statement that serialises the dedupe and idempotency checks of
+    these leads with other transactions checking the same keys (transaction-scoped
+    advisory locks, one per key, taken in sorted order in one statement), so the
+    lookup sent after it sees every earlier lead with a key in common, committed.
+    :func:`lookup` sends it, in the lookup's round trip. The flow's routing lock is
+    taken only for deciding and writing, as late as possible."""
     locks = sorted({_lock_id(f"d:{x.campaign.id}:{k}") for x in leads for k in x.q.dedupe_keys}
                    | {_lock_id(f"i:{x.source.id}:{x.sub.idempotency_key}") for x in leads
                       if x.sub.idempotency_key is not None})
-    session.connection().exec_driver_sql(_PG_LOCK_KEYS, (pg_ids(locks),))
+    return _PG_LOCK_KEYS, (pg_ids(locks),)
 
 
 #: PostgreSQL: the batch's key locks, and generic plans for the rest of its transaction.
@@ -172,16 +174,21 @@ _PG_LOOKUP = (
 
 
 def lookup(session: Session, leads: Sequence[BatchLead], now: datetime) -> Found:
-    """Stamps, do-not-contact hits, dedupe hits and idempotency keys: one statement."""
+    """Stamps, do-not-contact hits, dedupe hits and idempotency keys: one statement.
+
+    On PostgreSQL the leads' key locks (:func:`lock_keys`) go first, in the same
+    round trip (store/pipeline.py): a statement of their own, so the lookup's
+    snapshot is taken once the locks are held."""
     sup = sorted({k for lead in leads for k in lead.q.suppression_keys})
     keys = sorted({k for lead in leads for k in lead.q.dedupe_keys})
     oldest = min((lead.sub.received_at - lead.campaign.spec.dedupe.window for lead in leads),
                  default=now)
     idem = sorted({x.sub.idempotency_key for x in leads if x.sub.idempotency_key})
     if session.get_bind().dialect.name == "postgresql":
-        rows: Any = session.connection().exec_driver_sql(_PG_LOOKUP, (
+        rows: Any = pipeline.run(session, [lock_keys(leads), (_PG_LOOKUP, (
             pg_texts(sup), pg_texts(keys), pg_ids(sorted({x.campaign.id for x in leads})),
-            oldest, pg_texts(idem), pg_ids(sorted({x.source.id for x in leads})), len(leads)))
+            oldest, pg_texts(idem), pg_ids(sorted({x.source.id for x in leads})),
+            len(leads)))])[1]
     else:
         rows = _sqlite_rows(session, leads, sup, keys, oldest, idem)
     found = Found()

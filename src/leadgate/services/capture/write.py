@@ -52,7 +52,8 @@ def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]
 def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[str, Any]],
            now: datetime, *, notices: list[Notice] | None = None,
            notify: Callable[[list[Notice]], list[str]] | None = None,
-           ids: Sequence[int] | None = None) -> int:
+           ids: Sequence[int] | None = None,
+           last: list[tuple[str, tuple[Any, ...]]] | None = None) -> int:
     """Every row of the batch, one statement per table; returns the jobs queued.
 
     ``notices`` receives the batch's live notices; ``notify`` (PostgreSQL) turns them
@@ -61,7 +62,8 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
 
     PostgreSQL: with ``ids`` (drawn from the leads' sequence by the batch's lookup)
     the leads are inserted by that same one statement, so the batch writes in one
-    round trip (made holding the flow's lock)."""
+    round trip (made holding the flow's lock). With ``last`` that statement is left
+    in ``last`` for the caller to send with its COMMIT (``bulk.insert_many``)."""
     if not leads:
         return 0
     snap = snapshot.cached(session)
@@ -178,7 +180,7 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
     insert_many(session, [(LEADS, lead_rows), (EVENTS, events), (KEYS, keys),
                           (ASSIGNMENTS, assignments), (OFFERS, offer_rows), (JOBS, jobs),
                           (IDEM, idem), (MARKET_LEADS, market),
-                          (deliveries.DELIVERIES, outbox.rows)], pg_parts, told)
+                          (deliveries.DELIVERIES, outbox.rows)], pg_parts, told, last)
     return len(jobs)
 
 
