@@ -123,3 +123,41 @@ def test_the_received_row_holds_the_qualified_step_and_the_timeline_shows_both(
     assert timeline[0]["data"] == {"via": "api"}
     assert timeline[1]["data"] == {"score": None, "grade": None}
     assert timeline[1]["at"] == timeline[2]["at"]  # decided in the same batch
+
+
+def test_a_lead_row_made_of_its_json_before_the_lock_and_its_decision_reads_back_whole(
+        workspace: App) -> None:
+    """On PostgreSQL the lead row's undecided columns are encoded before the flow's
+    lock and the decided ones joined to them under it (capture/write.py): every
+    column reads back as the qualification and the decision made it."""
+    from leadgate.services import capture, snapshot
+
+    payload = {"first_name": "Zoë \"Z\" O'Brien \\ ✓", "phone": "+91 9876512345",
+               "email": "zoe@example.com", "city": "Mumbai"}
+    client = TestClient(create_app(app=workspace))
+    r = client.post("/v1/leads", headers={"X-API-Key": WEBSITE_KEY}, json=payload)
+    assert r.status_code == 201, r.text
+    answer = r.json()
+    assert answer["status"] == "assigned", answer
+    with workspace.uow() as uow:
+        s = uow.session
+        lead = s.get(m.Lead, answer["id"])
+        assert lead is not None
+        sub = capture.Submission(source_id=lead.source_id, payload=payload,
+                                 received_at=lead.created_at)
+        capture.prepare(snapshot.current(s), sub)  # the same qualification, again
+        q = sub.q
+        assert q is not None
+        assert (lead.values, lead.raw, lead.enrichment, lead.consent) == \
+            (q.values, q.raw, q.enrichment, q.consent)
+        assert unpack_checks(lead.checks) == unpack_checks(pack_checks(q.checks))
+        assert (lead.score, lead.grade, lead.score_explanation) == \
+            (q.score, q.grade, q.score_explanation)
+        assert lead.raw["first_name"] == "Zoë \"Z\" O'Brien \\ ✓"
+        assert (lead.status, lead.via, lead.duplicate_of_id) == (answer["status"], "api", None)
+        assignee = s.get(m.Agent, lead.assignee_id)
+        assert assignee is not None and assignee.key == answer["assignee"]["key"]
+        assert lead.flow_key and lead.flow_version
+        assert lead.decision["outcome"] == "assigned" and lead.decision["flow"] == lead.flow_key
+        assert lead.assigned_at is not None and lead.created_at.isoformat() == \
+            answer["created_at"]

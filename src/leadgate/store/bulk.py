@@ -22,6 +22,7 @@ SQLite), so the sorted ids are that order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -65,7 +66,22 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
     return sorted(result.scalars()) if ids else []
 
 
-def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]]]],
+@dataclass
+class JsonRows:
+    """Rows already encoded, for :func:`insert_many` on PostgreSQL: one JSON object
+    text per row, each with every column of ``names``."""
+
+    names: list[str]
+    texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def json(self) -> str:
+        return "[" + ",".join(self.texts) + "]"
+
+
+def insert_many(session: Session, batches: Sequence[tuple[Table, list[dict[str, Any]] | JsonRows]],
                 pg_parts: Sequence[tuple[str, list[dict[str, Any]]]] = (),
                 notify: tuple[str, list[str]] | None = None,
                 last: list[tuple[str, tuple[Any, ...]]] | None = None) -> None:
@@ -88,13 +104,19 @@ def insert_many(session: Session, batches: list[tuple[Table, list[dict[str, Any]
     if not tell and (session.get_bind().dialect.name != "postgresql"
                      or len(batches) + len(extra) < 2):
         for table, rows in batches:
-            insert_rows(session, table, rows)
+            if isinstance(rows, JsonRows):  # PostgreSQL only
+                session.connection().exec_driver_sql(
+                    _pg_insert(session, table, rows.names), (rows.json(),))
+            else:
+                insert_rows(session, table, rows)
         for sql, rows in extra:
             session.connection().exec_driver_sql(sql, (dumps(rows),))
         return
-    texts = [_pg_insert(session, table, list(rows[0])) for table, rows in batches]
+    texts = [_pg_insert(session, table, rows.names if isinstance(rows, JsonRows)
+                        else list(rows[0])) for table, rows in batches]
     texts += [sql for sql, _ in extra]
-    params: tuple[Any, ...] = tuple(dumps(rows) for _, rows in batches) + \
+    params: tuple[Any, ...] = tuple(rows.json() if isinstance(rows, JsonRows) else dumps(rows)
+                                    for _, rows in batches) + \
         tuple(dumps(rows) for _, rows in extra)
     sql = ("WITH " + ", ".join(f"w{i} AS ({t})" for i, t in enumerate(texts)) + " ") \
         if texts else ""

@@ -29,10 +29,13 @@ Statement = tuple[str, tuple[Any, ...]]
 #: :func:`commit_with`: the transaction commits without waiting for the disk (its
 #: locks are released once its commit record is written) ...
 _ASYNC = ("SELECT set_config('synchronous_commit', 'off', true)", ())
-#: ... and the one-statement transaction after it, which has a transaction id and
-#: so a commit record of its own, commits synchronously: it returns once the WAL
-#: is on disk up to its commit record, which comes after the batch's
-_FLUSH = ("SELECT pg_current_xact_id()", ())
+#: ... and the one-statement transaction after it commits synchronously: it writes
+#: a WAL record (a transactional logical message, which needs no privilege and is
+#: only a record in the WAL: PostgreSQL commits a transaction that wrote nothing
+#: without a flush, even one with a transaction id), so its COMMIT returns once the
+#: WAL is on disk up to its own commit record, which comes after the batch's. The
+#: message's position is returned to the caller.
+_FLUSH = ("SELECT pg_logical_emit_message(true, 'leadgate.flush', '')::text", ())
 
 
 def run(session: Session, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
@@ -61,7 +64,7 @@ def autocommit_sessions(engine: Engine) -> sessionmaker[Session]:
                         expire_on_commit=False)
 
 
-def commit_with(session: Session, statements: Sequence[Statement]) -> None:
+def commit_with(session: Session, statements: Sequence[Statement]) -> str:
     """Run ``statements``, COMMIT, and wait until the commit is durable, all in one
     round trip; the caller then commits its session as usual (SQLAlchemy finds the
     connection idle and sends nothing).
@@ -74,10 +77,13 @@ def commit_with(session: Session, statements: Sequence[Statement]) -> None:
     commits synchronously right after it), so whoever is answered after it is
     answered for a durable commit, as before. A crash in between loses only
     commits nobody was answered for, and, the WAL being one sequence, never one
-    that a later durable commit (a lead decided after it, say) depended on."""
+    that a later durable commit (a lead decided after it, say) depended on.
+
+    Returns a WAL position (``pg_lsn`` text) after the commit's, already on disk."""
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("pipeline.commit_with: ORM changes not flushed")
-    _send(session, [*statements, _ASYNC, ("COMMIT", ()), _FLUSH], commit=True)
+    rows = _send(session, [*statements, _ASYNC, ("COMMIT", ()), _FLUSH], commit=True)
+    return str(rows[-1][0][0])
 
 
 def _send(session: Session, statements: Sequence[Statement], *,

@@ -51,7 +51,7 @@ from leadgate.services.capture.submission import (
     prepare,
 )
 from leadgate.services.capture.tables import IDEM
-from leadgate.services.capture.write import write
+from leadgate.services.capture.write import prepare_rows, write
 from leadgate.services.notify import Notice
 
 
@@ -151,13 +151,13 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
         kept.append(lead)
     if expired:
         session.execute(delete(IDEM).where(IDEM.c.id.in_(expired)))
-    routable = [x for x in kept if x.status == "new"]
-    planned = stored = None
-    if late:  # the flows' locks and the members' loads, in one round trip, at last
-        planned = plan(snap, routable, now)
-        locked, stored = lock_flows_and_loads(
-            session, sorted({lock_key(x.campaign) for x in routable}), planned.agent_ids, now)
-    route(session, snap, routable, locked, now, planned=planned, stored=stored)
+    if replays:  # answered as the first time
+        first = {rid: (code, body) for rid, code, body in session.execute(
+            select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)
+            .where(IDEM.c.id.in_(sorted(set(replays.values())))))}
+        for i, rid in replays.items():
+            code, body = first[rid]
+            out[i] = IngestResult(code, body, body.get("id"), replayed=True)
     notices: list[Notice] | None = [] if after is not None else None
     sent: list[str] = []
     notify = None
@@ -168,15 +168,21 @@ def process(session: Session, subs: Sequence[Submission], now: datetime, *,
             sent.extend(payloads(batch))
             return sent
 
-    if replays:  # answered as the first time
-        first = {rid: (code, body) for rid, code, body in session.execute(
-            select(IDEM.c.id, IDEM.c.status_code, IDEM.c.response)
-            .where(IDEM.c.id.in_(sorted(set(replays.values())))))}
-        for i, rid in replays.items():
-            code, body = first[rid]
-            out[i] = IngestResult(code, body, body.get("id"), replayed=True)
-    queued = write(session, kept, locked, now, notices=notices, notify=notify,
-                   ids=found.lead_ids or None, last=after.last if after is not None else None)
+    routable = [x for x in kept if x.status == "new"]
+    if not late:
+        route(session, snap, routable, locked, now)
+        queued = write(session, kept, locked, now, notices=notices, notify=notify)
+    else:
+        # the rows' JSON that no decision changes; then the flows' locks and the
+        # members' loads, in one round trip, at last
+        prepare_rows(kept)
+        planned = plan(snap, routable, now)
+        locked, stored = lock_flows_and_loads(
+            session, sorted({lock_key(x.campaign) for x in routable}), planned.agent_ids, now)
+        route(session, snap, routable, locked, now, planned=planned, stored=stored)
+        queued = write(session, kept, locked, now, notices=notices, notify=notify,
+                       ids=found.lead_ids or None,
+                       last=after.last if after is not None else None)
     if after is not None and notices is not None:
         after.jobs += queued
         after.notices.extend(notices)

@@ -119,6 +119,9 @@ class BatchLead:
     offer: offers.Plan | None = None
     id: int | None = None
     result: Any = None
+    #: PostgreSQL: the lead row's columns that no decision changes, as JSON text,
+    #: made before the flow's lock is taken (``write.prepare_rows``)
+    fixed: str | None = None
 
     def event(self, type_: str, actor: str | None, **data: Any) -> None:
         self.events.append((type_, actor, data))

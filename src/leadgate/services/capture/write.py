@@ -29,7 +29,8 @@ from leadgate.services.market.queue import job_row as sell_job
 from leadgate.services.notify import CHANNEL, Notice
 from leadgate.services.routing import jsonable
 from leadgate.services.snapshot import Snapshot
-from leadgate.store.bulk import insert_many, insert_rows, pg_update, pg_upsert
+from leadgate.store.bulk import JsonRows, insert_many, insert_rows, pg_update, pg_upsert
+from leadgate.store.db import dumps
 
 
 def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]:
@@ -47,6 +48,28 @@ def summary(lead: BatchLead, assignee: tuple[str, str] | None) -> dict[str, Any]
         "created_at": lead.sub.received_at.isoformat(),
         "assigned_at": lead.assigned_at.isoformat() if lead.assigned_at else None,
     }
+
+
+#: the lead row's columns a decision sets (the others are in ``BatchLead.fixed``)
+_DECIDED = ("id", "status", "reasons", "assignee_id", "queue", "flow_key", "flow_version",
+            "decision", "duplicate_of_id", "assigned_at")
+_FIXED = ("campaign_id", "source_id", "values", "raw", "checks", "enrichment", "consent",
+          "score", "grade", "score_explanation", "via", "created_at")
+
+
+def prepare_rows(leads: Sequence[BatchLead]) -> None:
+    """PostgreSQL, before the flow's lock is taken: each lead row's columns that no
+    decision changes (the lead's values, raw fields, checks, enrichment...: most of
+    the batch's JSON), as JSON text. Under the lock, :func:`write` adds the decided
+    columns to each text instead of encoding the whole row there."""
+    for lead in leads:
+        q = lead.q
+        lead.fixed = dumps({
+            "campaign_id": lead.campaign.id, "source_id": lead.source.id, "values": q.values,
+            "raw": q.raw, "checks": pack_checks(q.checks), "enrichment": q.enrichment,
+            "consent": q.consent, "score": q.score, "grade": q.grade,
+            "score_explanation": q.score_explanation, "via": lead.sub.via,
+            "created_at": lead.sub.received_at})
 
 
 def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[str, Any]],
@@ -68,6 +91,32 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
         return 0
     snap = snapshot.cached(session)
     assert snap is not None
+    if ids is not None and all(lead.fixed is not None for lead in leads):
+        # the decided columns joined to each row's JSON made before the lock
+        texts = []
+        for n, lead in enumerate(leads):
+            agent = snap.agents[lead.agent_key] if lead.agent_key else None
+            decided = dumps({
+                "id": ids[n], "status": lead.status, "reasons": lead.reasons,
+                "assignee_id": agent.id if agent else None, "queue": lead.queue,
+                "flow_key": lead.flow_key, "flow_version": lead.flow_version,
+                "decision": lead.decision_json, "duplicate_of_id": lead.duplicate_of,
+                "assigned_at": lead.assigned_at})
+            fixed = lead.fixed
+            assert fixed is not None
+            texts.append(f"{fixed[:-1]},{decided[1:]}")  # one object: the two have no key in common
+        lead_rows: Any = JsonRows([*_DECIDED, *_FIXED], texts)
+        lead_ids = list(ids[:len(leads)])
+    else:
+        lead_ids, lead_rows = _lead_rows(session, snap, leads, ids)
+    return _write_rest(session, snap, leads, lead_ids, lead_rows, states, now,
+                       notices=notices, notify=notify, last=last)
+
+
+def _lead_rows(session: Session, snap: Snapshot, leads: Sequence[BatchLead],
+               ids: Sequence[int] | None) -> tuple[list[int], list[dict[str, Any]]]:
+    """The leads' ids and the rows left for the batch's write statement (none once
+    inserted here: SQLite, or no ids drawn)."""
     rows = []
     for n, lead in enumerate(leads):
         q = lead.q
@@ -83,11 +132,16 @@ def write(session: Session, leads: Sequence[BatchLead], states: dict[str, dict[s
             "flow_version": lead.flow_version, "decision": lead.decision_json,
             "duplicate_of_id": lead.duplicate_of, "via": lead.sub.via,
             "created_at": lead.sub.received_at, "assigned_at": lead.assigned_at})
-    lead_rows: list[dict[str, Any]] = []
     if ids is not None:  # inserted by the one statement below
-        lead_ids, lead_rows = list(ids[:len(rows)]), rows
-    else:
-        lead_ids = insert_rows(session, LEADS, rows, ids=True)
+        return list(ids[:len(rows)]), rows
+    return insert_rows(session, LEADS, rows, ids=True), []
+
+
+def _write_rest(session: Session, snap: Snapshot, leads: Sequence[BatchLead],
+                lead_ids: list[int], lead_rows: Any, states: dict[str, dict[str, Any]],
+                now: datetime, *, notices: list[Notice] | None,
+                notify: Callable[[list[Notice]], list[str]] | None,
+                last: list[tuple[str, tuple[Any, ...]]] | None) -> int:
     events, keys, assignments, jobs, idem, assigned = [], [], [], [], [], []
     offer_rows: list[dict[str, Any]] = []
     market: list[dict[str, Any]] = []
