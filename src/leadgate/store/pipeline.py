@@ -18,6 +18,7 @@ broken connection invalidated, as SQLAlchemy does for the statements it runs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,8 @@ _FLUSH = ("SELECT pg_logical_emit_message(true, 'leadgate.flush', '')::text", ()
 def run(session: Session, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
     """Run ``statements`` (driver SQL, ``%s`` parameters) in one round trip, in the
     session's transaction, and return each one's rows (``[]`` if it returns none).
+    One statement is sent as is, without SQLAlchemy's result set-up (the capture
+    batch's flow locks, made just before the flow's lock is held).
 
     On a session made by :func:`autocommit_sessions` whose transaction has not begun,
     the BEGIN goes first in the same round trip (psycopg sends its own BEGIN as a
@@ -96,11 +99,13 @@ def _send(session: Session, statements: Sequence[Statement], *,
     cursors = []
     sql = ""
     params: tuple[Any, ...] = ()
+    announce = conn._has_events or conn.engine._has_events  # as SQLAlchemy checks
     try:
-        with raw.pipeline():
+        # one statement needs no pipeline (entering and leaving one costs a sync)
+        with raw.pipeline() if len(statements) > 1 else contextlib.nullcontext():
             for sql, params in statements:
                 cur = raw.cursor()
-                if conn._has_events or conn.engine._has_events:  # as SQLAlchemy checks
+                if announce:
                     conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, False)
                 cur.execute(sql, params)
                 cursors.append(cur)

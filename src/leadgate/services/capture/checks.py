@@ -87,8 +87,8 @@ def lock_flows_and_loads(session: Session, keys: Sequence[str], agent_ids: Seque
     if not keys:
         return {}, (loads.read(session, agent_ids, lock=True) if agent_ids else stored)
     states: dict[str, dict[str, Any]] = {}
-    rows = session.connection().exec_driver_sql(
-        _PG_LOCK_FLOWS_AND_LOADS, (now, pg_texts(sorted(keys)), pg_ids(sorted(agent_ids))))
+    (rows,) = pipeline.run(session, [(
+        _PG_LOCK_FLOWS_AND_LOADS, (now, pg_texts(sorted(keys)), pg_ids(sorted(agent_ids))))])
     for kind, key, text in rows:
         if kind == "s":
             states[key] = dict(orjson.loads(text) or {})
