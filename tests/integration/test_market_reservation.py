@@ -37,16 +37,17 @@ SHARED = """\
 TO = "{method: ping_post, buyers: [acme, globex, initech], timeout: 300ms}"
 
 #: statements of one auction selling a lead twice, with the configuration cached:
-#: the job's row, the lead with its market row and the configuration stamps (one
-#: Core SELECT: the cached buyers, destinations and settings need no statement of
-#: their own while the stamps stand) and the buyers' loads (1 transaction); both
+#: the lead with its market row and the configuration stamps (one Core SELECT: the
+#: cached buyers, destinations and settings need no statement of their own while the
+#: stamps stand; the job's kind and payload came with its claim, and these buyers,
+#: without caps or budgets, have no load row to read) (1 transaction); both
 #: sales reserved together (one INSERT of the two sales ... ON CONFLICT DO NOTHING,
 #: one conditional UPDATE of the lead, each buyer's conditional UPDATE, one INSERT of
 #: the two posts' delivery rows: 1 transaction), the two posts sent at once, then
 #: their attempts, outcomes and the sales settled (one statement each for both), the
 #: lead's trace, the buyers' counters, the lead's status, the timeline row and the
 #: job (the last transaction): 3 transactions, BEGINs included
-EXPECTED = {"sqlite": 19, "postgresql": 19}
+EXPECTED = {"sqlite": 17, "postgresql": 17}
 #: transactions of that auction (its BEGINs)
 TRANSACTIONS = 3
 
@@ -290,3 +291,31 @@ def test_a_shared_leads_bids_posted_together_one_rejecting_goes_on_to_the_next(
         ("acme", "sold"), ("globex", "rejected"), ("initech", "sold")]
     assert trace["sold"] == ["acme", "initech"] and trace["rejected"] == ["globex"]
     assert trace["post_ms"] > 0
+
+
+def test_only_buyers_with_caps_or_budgets_have_their_load_rows_read(app: App) -> None:
+    """A buyer without caps or budgets is eligible whatever its counts say: its load
+    row is not read (no statement when no buyer in the sale has either); a capped
+    buyer's counts are read and keep it out at its cap."""
+    apply_setup(app, GROUP)
+    first, second = capture(app, 1), capture(app, 2)
+    assert [type(g).__name__ for g in _reserve_group(app, first, "acme", "globex")] \
+        == ["Reserved", "Reserved"]
+    with app.uow() as uow:
+        buyers = snapshot.market(uow.session).buyers
+        with statements(app) as seen:
+            plain = ledger.candidates(uow, {k: buyers[k] for k in ("acme", "initech")},
+                                      second, app.clock(), lead=ledger.LeadSales(0, False))
+        assert [s for s in seen if "buyer_loads" in s] == []
+        assert [c.load.sold for c in plain] == [{}, {}]
+        with statements(app) as seen:
+            cands = ledger.candidates(uow, buyers, second, app.clock(),
+                                      lead=ledger.LeadSales(0, False))
+        assert len([s for s in seen if "buyer_loads" in s]) == 1
+    by_key = {c.buyer.key: c for c in cands}
+    assert by_key["globex"].load.sold["day"] == 1  # its one lead today
+    assert by_key["acme"].load.sold == {}  # counted, but not read: no cap to check
+    from leadgate.domain.market.trace import check
+
+    assert check(by_key["globex"], {}, app.clock()) == ("daily_cap",)
+    assert check(by_key["acme"], {}, app.clock()) == ()
