@@ -42,12 +42,14 @@ TO = "{method: ping_post, buyers: [acme, globex, initech], timeout: 300ms}"
 #: stamps stand; the job's kind and payload came with its claim, and these buyers,
 #: without caps or budgets, have no load row to read) (1 transaction); both
 #: sales reserved together (one INSERT of the two sales ... ON CONFLICT DO NOTHING,
-#: one conditional UPDATE of the lead, each buyer's conditional UPDATE, one INSERT of
-#: the two posts' delivery rows: 1 transaction), the two posts sent at once, then
+#: one conditional UPDATE of the lead, the buyers' conditional UPDATEs - one each on
+#: PostgreSQL, in key order; on SQLite one for both, their caps and budgets alike -,
+#: one INSERT of the two posts' delivery rows: 1 transaction), the two posts sent at
+#: once, then
 #: their attempts, outcomes and the sales settled (one statement each for both), the
 #: lead's trace, the buyers' counters, the lead's status, the timeline row and the
 #: job (the last transaction): 3 transactions, BEGINs included
-EXPECTED = {"sqlite": 17, "postgresql": 17}
+EXPECTED = {"sqlite": 16, "postgresql": 17}
 #: transactions of that auction (its BEGINs)
 TRANSACTIONS = 3
 
@@ -319,3 +321,36 @@ def test_only_buyers_with_caps_or_budgets_have_their_load_rows_read(app: App) ->
 
     assert check(by_key["globex"], {}, app.clock()) == ("daily_cap",)
     assert check(by_key["acme"], {}, app.clock()) == ()
+
+
+ALIKE = CAMPAIGN + """\
+buyers:
+  - {key: acme, price: 20, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
+  - {key: globex, price: 15, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
+  - {key: initech, price: 10, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
+flows:
+  - key: market
+    rules:
+      - name: Sell
+        to: {method: sell_weighted, buyers: [acme, globex, initech]}
+    fallback: {queue: unsold}
+"""
+
+
+def test_buyers_alike_reserved_together_are_each_refused_or_counted_alone(
+        app: App) -> None:
+    """Buyers with the same caps and budgets have their rows updated by one statement
+    on SQLite (one each on PostgreSQL): the one at its cap is refused alone, each
+    other one counted with its own price."""
+    apply_setup(app, ALIKE)
+    first, second = capture(app, 1), capture(app, 2)
+    assert [type(g).__name__ for g in _reserve_group(app, first, "globex")] == ["Reserved"]
+    got = _reserve_group(app, second, "acme", "globex", "initech")
+    assert [type(g).__name__ for g in got] == ["Reserved", "Refused", "Reserved"]
+    assert isinstance(got[1], ledger.Refused) and got[1].code == "capped"
+    mls, sales, loads = _group_state(app)
+    assert mls[1][:2] == (second, 2) and mls[1][3] == 2000 + 1000
+    assert [s[:2] for s in sales] == [(first, "globex"), (second, "acme"),
+                                       (second, "initech")]
+    assert [(k, day, spent) for k, day, spent, _s, _t in loads] == [
+        ("acme", 1, 2000), ("globex", 1, 1500), ("initech", 1, 1000)]

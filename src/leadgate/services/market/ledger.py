@@ -329,14 +329,29 @@ def reserve_many(uow: UnitOfWork, wants: Sequence[Want], lead_id: int, now: date
             out[i] = Refused("sold_out", locked=True)
         return cast(list[Reserved | Refused], out)
     capped: list[int] = []
-    for i in sorted(live, key=lambda i: wants[i].buyer.key):  # buyers' rows in key order
+    # the buyers' rows in key order (PostgreSQL: one conditional UPDATE each, so every
+    # sale locks them in the one order); SQLite has one writer at a time, and buyers of
+    # one shape (caps, budgets, window starts) go in one UPDATE ... RETURNING their keys
+    batches: dict[Any, list[int]] = {}
+    for i in sorted(live, key=lambda i: wants[i].buyer.key):
         b = wants[i].buyer
         starts = buyer_window_starts(b, now)
-        params: dict[str, Any] = {"b_key": b.key, "b_p": p[i], "b_now": now}
-        for win in WINDOWS:
-            params[f"b_{win}"] = starts[win]
-        if _rows(run(c, _statements(b)[0], params)) != 1:
-            capped.append(i)
+        shape = _shape(b, starts) if c.dialect.name == "sqlite" else i
+        batches.setdefault(shape, []).append(i)
+    for shape, batch in batches.items():
+        b = wants[batch[0]].buyer
+        params: dict[str, Any] = {"b_now": now}
+        for win, at in buyer_window_starts(b, now).items():
+            params[f"b_{win}"] = at
+        if len(batch) == 1:
+            params |= {"b_key": b.key, "b_p": p[batch[0]]}
+            if _rows(run(c, _statements(b)[0], params)) != 1:
+                capped.append(batch[0])
+            continue
+        for j, i in enumerate(batch):
+            params |= {f"b_key{j}": wants[i].buyer.key, f"b_p{j}": p[i]}
+        took = {r.buyer_key for r in run(c, _group_update(b, shape, len(batch)), params)}
+        capped.extend(i for i in batch if wants[i].buyer.key not in took)
     if capped:
         _undo_lead(uow, lead_id, sum(p[i] for i in capped), sum(pay[i] for i in capped),
                    len(ws) == 1 and ws[0].exclusive, now, n=len(capped))
@@ -444,10 +459,20 @@ _LEAD_TAKE = update(LEADS).where(
     updated_at=bindparam("b_now", type_=LEADS.c.updated_at.type))
 
 
-def _load_update(buyer: Buyer) -> Any:
+def _load_update(buyer: Buyer, n: int = 0) -> Any:
+    """The conditional UPDATE of the load row of ``buyer`` (``b_key``, price ``b_p``);
+    with ``n``, of the rows of ``n`` buyers with its caps and budgets in one statement
+    (``b_key0``.. with prices ``b_p0``..), returning the keys of the rows it updated."""
+    if n:
+        keys = [bindparam(f"b_key{i}") for i in range(n)]
+        price: Any = case({k: bindparam(f"b_p{i}", type_=BigInteger())
+                           for i, k in enumerate(keys)}, value=LOADS.c.buyer_key)
+        key_cond = LOADS.c.buyer_key.in_(keys)
+    else:
+        price, key_cond = _P, LOADS.c.buyer_key == bindparam("b_key")
     starts = {w: bindparam(f"b_{w}", type_=LOADS.c[f"{w}_start"].type) for w in WINDOWS}
-    conds: list[Any] = [LOADS.c.buyer_key == bindparam("b_key")]
-    vals: dict[str, Any] = {"sold": LOADS.c.sold + 1, "spent": LOADS.c.spent + _P,
+    conds: list[Any] = [key_cond]
+    vals: dict[str, Any] = {"sold": LOADS.c.sold + 1, "spent": LOADS.c.spent + price,
                             "updated_at": bindparam("b_now", type_=LOADS.c.updated_at.type)}
     for w in WINDOWS:
         start, count = LOADS.c[f"{w}_start"], LOADS.c[f"{w}_count"]
@@ -464,12 +489,36 @@ def _load_update(buyer: Buyer) -> Any:
         w, col = _BUDGET_COLUMN[key]
         start, spent = LOADS.c[f"{w}_start"], LOADS.c[col]
         current = and_(start.is_not(None), start == starts[w])
-        vals[col] = case((current, spent + _P), else_=_P)
+        vals[col] = case((current, spent + price), else_=price)
         limit = buyer.budget.get(key)
         if limit is not None:  # a price above the whole budget is refused before
             conds.append(or_(start.is_(None), start != starts[w],
-                             spent + _P <= cents(limit)))
-    return update(LOADS).where(*conds).values(**vals)
+                             spent + price <= cents(limit)))
+    stmt = update(LOADS).where(*conds).values(**vals)
+    return stmt.returning(LOADS.c.buyer_key) if n else stmt
+
+
+def _shape(buyer: Buyer, starts: Mapping[str, datetime]) -> tuple[Any, ...]:
+    """What a buyer's load UPDATE is made of: its caps and budgets and its window
+    starts. Buyers of one shape have their rows updated by one statement on SQLite."""
+    return (tuple(sorted(buyer.caps.items())),
+            tuple(sorted((k, cents(v)) for k, v in buyer.budget.items())),
+            tuple(starts[w] for w in WINDOWS))
+
+
+_groups: dict[tuple[Any, ...], Any] = {}
+
+
+def _group_update(buyer: Buyer, shape: tuple[Any, ...], n: int) -> Any:
+    """:func:`_load_update` of ``n`` buyers of ``buyer``'s shape (built once per caps,
+    budgets and number of buyers)."""
+    key = (shape[:2], n)
+    got = _groups.get(key)
+    if got is None:
+        if len(_groups) >= 256:
+            _groups.clear()
+        got = _groups[key] = _load_update(buyer, n)
+    return got
 
 
 def release(uow: UnitOfWork, buyer: Buyer, sale: Reserved, now: datetime) -> None:
