@@ -11,23 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 from tests.conftest import apply_setup
-from tests.integration.market_kit import CAMPAIGN, capture
+from tests.integration.market_kit import capture, weighted_setup
 
 from leadgate.bootstrap import App
 from leadgate.services.market import ledger, prepared
 from leadgate.store import market as mk
 
-BUYERS = CAMPAIGN + """\
-buyers:
+BUYERS = weighted_setup("""\
   - {key: acme, price: 20}
   - {key: globex, price: 15}
-flows:
-  - key: market
-    rules:
-      - name: Sell
-        to: {method: sell_weighted, buyers: [acme, globex]}
-    fallback: {queue: unsold}
-"""
+""", "acme, globex")
 
 _BUMP = update(ledger.LOADS).where(
     ledger.LOADS.c.buyer_key == bindparam("k"), ledger.LOADS.c.sold >= 0).values(

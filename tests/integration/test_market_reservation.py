@@ -22,6 +22,7 @@ from tests.integration.market_kit import (
     drain,
     lead_row,
     setup_text,
+    weighted_setup,
 )
 
 from leadgate.bootstrap import App
@@ -323,18 +324,11 @@ def test_only_buyers_with_caps_or_budgets_have_their_load_rows_read(app: App) ->
     assert check(by_key["acme"], {}, app.clock()) == ()
 
 
-ALIKE = CAMPAIGN + """\
-buyers:
+ALIKE = weighted_setup("""\
   - {key: acme, price: 20, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
   - {key: globex, price: 15, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
   - {key: initech, price: 10, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
-flows:
-  - key: market
-    rules:
-      - name: Sell
-        to: {method: sell_weighted, buyers: [acme, globex, initech]}
-    fallback: {queue: unsold}
-"""
+""", "acme, globex, initech")
 
 
 def test_buyers_alike_reserved_together_are_each_refused_or_counted_alone(
