@@ -41,6 +41,19 @@ sources:
 """
 
 
+def weighted_setup(buyers: str, keys: str) -> str:
+    """The campaign with ``buyers`` (YAML list lines) sold by ``sell_weighted`` to
+    ``keys`` (``"acme, globex"``), unsold leads queued."""
+    return CAMPAIGN + "buyers:\n" + buyers + f"""\
+flows:
+  - key: market
+    rules:
+      - name: Sell
+        to: {{method: sell_weighted, buyers: [{keys}]}}
+    fallback: {{queue: unsold}}
+"""
+
+
 @dataclass
 class BuyerServer:
     """A buyer's script: its bid (None: no bid), its ping latency, and whether it takes

@@ -101,6 +101,44 @@ def test_lease_expiry_lets_another_worker_take_a_stuck_job(app: App, clock: Fake
     assert status(app, job_id).status == "done"
 
 
+def test_a_job_run_within_its_claim_lease_is_not_read_again(app: App) -> None:
+    from sqlalchemy import event
+
+    job_id = enqueue(app, "test.ok")
+    with app.uow() as uow:
+        assert jobs.claim(uow, app.clock()) == [job_id]
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, stmt: str, *rest: Any) -> None:
+        seen.append(stmt)
+
+    event.listen(app.engine, "before_cursor_execute", count)
+    try:
+        assert jobs.run_one(app.uow, job_id, app.clock) == "done"
+    finally:
+        event.remove(app.engine, "before_cursor_execute", count)
+    assert CALLS == [{"n": 1}]  # the payload the claim returned
+    assert not [s for s in seen if s.lstrip().upper().startswith("SELECT")], seen
+
+
+def test_a_job_run_after_its_lease_expired_is_read_again_and_skipped_if_done(
+        app: App, clock: FakeClock) -> None:
+    import threading
+
+    job_id = enqueue(app, "test.ok")
+    with app.uow() as uow:
+        assert jobs.claim(uow, clock.now) == [job_id]  # then this worker stalls
+    clock.advance(minutes=6)
+    # another worker (another thread: its claims are its own) takes the expired lease
+    other = threading.Thread(target=lambda: jobs.drain(app.uow, app.clock))
+    other.start()
+    other.join()
+    assert status(app, job_id).status == "done" and CALLS == [{"n": 1}]
+    # the stalled worker comes back: its claim is stale, so it reads the row, and skips
+    assert jobs.run_one(app.uow, job_id, app.clock) == "skipped"
+    assert CALLS == [{"n": 1}]
+
+
 def test_worker_runs_periodic_tasks_and_drains_jobs(app: App) -> None:
     import threading
     import time

@@ -22,6 +22,7 @@ from tests.integration.market_kit import (
     drain,
     lead_row,
     setup_text,
+    weighted_setup,
 )
 
 from leadgate.bootstrap import App
@@ -37,16 +38,19 @@ SHARED = """\
 TO = "{method: ping_post, buyers: [acme, globex, initech], timeout: 300ms}"
 
 #: statements of one auction selling a lead twice, with the configuration cached:
-#: the job's row, the lead with its market row and the configuration stamps (one
-#: Core SELECT: the cached buyers, destinations and settings need no statement of
-#: their own while the stamps stand) and the buyers' loads (1 transaction); both
+#: the lead with its market row and the configuration stamps (one Core SELECT: the
+#: cached buyers, destinations and settings need no statement of their own while the
+#: stamps stand; the job's kind and payload came with its claim, and these buyers,
+#: without caps or budgets, have no load row to read) (1 transaction); both
 #: sales reserved together (one INSERT of the two sales ... ON CONFLICT DO NOTHING,
-#: one conditional UPDATE of the lead, each buyer's conditional UPDATE, one INSERT of
-#: the two posts' delivery rows: 1 transaction), the two posts sent at once, then
+#: one conditional UPDATE of the lead, the buyers' conditional UPDATEs - one each on
+#: PostgreSQL, in key order; on SQLite one for both, their caps and budgets alike -,
+#: one INSERT of the two posts' delivery rows: 1 transaction), the two posts sent at
+#: once, then
 #: their attempts, outcomes and the sales settled (one statement each for both), the
 #: lead's trace, the buyers' counters, the lead's status, the timeline row and the
 #: job (the last transaction): 3 transactions, BEGINs included
-EXPECTED = {"sqlite": 19, "postgresql": 19}
+EXPECTED = {"sqlite": 16, "postgresql": 17}
 #: transactions of that auction (its BEGINs)
 TRANSACTIONS = 3
 
@@ -290,3 +294,57 @@ def test_a_shared_leads_bids_posted_together_one_rejecting_goes_on_to_the_next(
         ("acme", "sold"), ("globex", "rejected"), ("initech", "sold")]
     assert trace["sold"] == ["acme", "initech"] and trace["rejected"] == ["globex"]
     assert trace["post_ms"] > 0
+
+
+def test_only_buyers_with_caps_or_budgets_have_their_load_rows_read(app: App) -> None:
+    """A buyer without caps or budgets is eligible whatever its counts say: its load
+    row is not read (no statement when no buyer in the sale has either); a capped
+    buyer's counts are read and keep it out at its cap."""
+    apply_setup(app, GROUP)
+    first, second = capture(app, 1), capture(app, 2)
+    assert [type(g).__name__ for g in _reserve_group(app, first, "acme", "globex")] \
+        == ["Reserved", "Reserved"]
+    with app.uow() as uow:
+        buyers = snapshot.market(uow.session).buyers
+        with statements(app) as seen:
+            plain = ledger.candidates(uow, {k: buyers[k] for k in ("acme", "initech")},
+                                      second, app.clock(), lead=ledger.LeadSales(0, False))
+        assert [s for s in seen if "buyer_loads" in s] == []
+        assert [c.load.sold for c in plain] == [{}, {}]
+        with statements(app) as seen:
+            cands = ledger.candidates(uow, buyers, second, app.clock(),
+                                      lead=ledger.LeadSales(0, False))
+        assert len([s for s in seen if "buyer_loads" in s]) == 1
+    by_key = {c.buyer.key: c for c in cands}
+    assert by_key["globex"].load.sold["day"] == 1  # its one lead today
+    assert by_key["acme"].load.sold == {}  # counted, but not read: no cap to check
+    from leadgate.domain.market.trace import check
+
+    assert check(by_key["globex"], {}, app.clock()) == ("daily_cap",)
+    assert check(by_key["acme"], {}, app.clock()) == ()
+
+
+ALIKE = weighted_setup("""\
+  - {key: acme, price: 20, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
+  - {key: globex, price: 15, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
+  - {key: initech, price: 10, sale: {shared: 3}, caps: {daily: 1}, budget: {daily: 100}}
+""", "acme, globex, initech")
+
+
+def test_buyers_alike_reserved_together_are_each_refused_or_counted_alone(
+        app: App) -> None:
+    """Buyers with the same caps and budgets have their rows updated by one statement
+    on SQLite (one each on PostgreSQL): the one at its cap is refused alone, each
+    other one counted with its own price."""
+    apply_setup(app, ALIKE)
+    first, second = capture(app, 1), capture(app, 2)
+    assert [type(g).__name__ for g in _reserve_group(app, first, "globex")] == ["Reserved"]
+    got = _reserve_group(app, second, "acme", "globex", "initech")
+    assert [type(g).__name__ for g in got] == ["Reserved", "Refused", "Reserved"]
+    assert isinstance(got[1], ledger.Refused) and got[1].code == "capped"
+    mls, sales, loads = _group_state(app)
+    assert mls[1][:2] == (second, 2) and mls[1][3] == 2000 + 1000
+    assert [s[:2] for s in sales] == [(first, "globex"), (second, "acme"),
+                                       (second, "initech")]
+    assert [(k, day, spent) for k, day, spent, _s, _t in loads] == [
+        ("acme", 1, 2000), ("globex", 1, 1500), ("initech", 1, 1000)]

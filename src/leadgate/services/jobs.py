@@ -73,13 +73,36 @@ def claim(uow: UnitOfWork, now: datetime, limit: int = 10) -> list[int]:
 
     One Core ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``: the due jobs
     are picked with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises
-    writers), and leased in the same statement, with no ORM object loaded."""
+    writers), and leased in the same statement, with no ORM object loaded. What
+    running them needs (kind, payload) comes back with them and is kept for this
+    thread's :func:`run_one` (see :func:`_claimed`)."""
     stmt = _CLAIM[uow.dialect == "postgresql"]
     rows = uow.session.connection().execute(stmt, {
         "b_now": now, "b_limit": limit, "b_me": worker_id(),
         "b_until": now + LEASE}).all()
     uow.commit()
+    _held.jobs = {r.id: (r.kind, r.payload, now + LEASE * FRESH) for r in rows}
     return [r.id for r in sorted(rows, key=lambda r: (r.run_after, r.id))]
+
+
+#: the jobs this thread's last claim leased: id -> (kind, payload, fresh until)
+_held = threading.local()
+#: part of the lease within which a job this thread claimed is run without reading its
+#: row again: no other worker can claim it before the lease ends (``claim`` takes only
+#: expired leases), and the margin left covers clocks of other hosts running ahead
+FRESH = 0.5
+
+
+def _claimed(job_id: int, now: datetime) -> tuple[str, Any] | None:
+    """The kind and payload of a job this thread claimed, if its lease is still young:
+    then no other worker has claimed it (let alone finished it), so ``run_one`` needs
+    no SELECT of its row. None otherwise (read the row: a job run late, after its lease
+    expired, may have been finished by another worker meanwhile)."""
+    held: dict[int, tuple[str, Any, datetime]] | None = getattr(_held, "jobs", None)
+    got = held.pop(job_id, None) if held else None
+    if got is None or now >= got[2]:
+        return None
+    return got[0], got[1]
 
 
 def _claim_statement(skip_locked: bool) -> Any:
@@ -93,26 +116,29 @@ def _claim_statement(skip_locked: bool) -> Any:
     return (update(_JOBS).where(_JOBS.c.id.in_(due.scalar_subquery()))
             .values(status="running", locked_by=bindparam("b_me"),
                     locked_until=bindparam("b_until", type_=_JOBS.c.locked_until.type))
-            .returning(_JOBS.c.id, _JOBS.c.run_after))
+            .returning(_JOBS.c.id, _JOBS.c.run_after, _JOBS.c.kind, _JOBS.c.payload))
 
 
 def run_one(uow_factory: Callable[[], UnitOfWork], job_id: int,
             clock: Callable[[], datetime]) -> str:
     """Run one leased job; returns its new status."""
     with uow_factory() as uow:
-        # one Core SELECT of what running the job needs (no ORM object)
-        job = uow.session.connection().execute(_TO_RUN, {"b_id": job_id}).one_or_none()
-        if job is None or job.status in ("done", "dead"):
-            return "skipped"
-        kind = job.kind
-        fn = HANDLERS.get(kind)
         now = clock()
+        got = _claimed(job_id, now)
+        if got is None:
+            # one Core SELECT of what running the job needs (no ORM object)
+            job = uow.session.connection().execute(_TO_RUN, {"b_id": job_id}).one_or_none()
+            if job is None or job.status in ("done", "dead"):
+                return "skipped"
+            got = job.kind, job.payload
+        kind, payload = got
+        fn = HANDLERS.get(kind)
         error: str | None = None
         permanent = False
         try:
             if fn is None:
                 raise PermanentJobError(f"no handler for job kind {kind!r}")
-            fn(uow, dict(job.payload), now)
+            fn(uow, dict(payload), now)
         except PermanentJobError as exc:
             error, permanent = str(exc), True
         except Exception as exc:  # a failing job must never kill the worker

@@ -51,5 +51,18 @@ def parse_amount(value: Any, path: str, *, positive: bool = False) -> Decimal:
 
 
 def show(amount: Decimal | None) -> str | None:
-    """The JSON form of an amount: ``"12.50"`` (None stays None)."""
-    return None if amount is None else str(amount.quantize(CENT))
+    """The JSON form of an amount: ``"12.50"`` (None stays None). The forms of positive
+    amounts are remembered (bounded): an auction's trace shows each bid several times."""
+    if amount is None:
+        return None
+    got = _SHOWN.get(amount)
+    if got is None:
+        got = str(amount.quantize(CENT))
+        if amount.is_finite() and amount > 0:  # equal amounts show alike (not a zero's sign)
+            if len(_SHOWN) >= 4096:
+                _SHOWN.clear()
+            _SHOWN[amount] = got
+    return got
+
+
+_SHOWN: dict[Decimal, str] = {}

@@ -9,7 +9,7 @@ when it was not eligible, the price or bid, and a sentence for people. The JSON 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -51,20 +51,25 @@ class BuyerLine:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def but(self, **changes: Any) -> BuyerLine:
-        """A copy with some fields changed (the fields named here rather than
-        ``dataclasses.replace``'s lookup of them: an auction rewrites every bidder's line
-        each time its ranking is settled)."""
-        fields: dict[str, Any] = {
-            "buyer": self.buyer, "name": self.name, "status": self.status,
-            "reasons": self.reasons, "price": self.price, "text": self.text,
-            "extra": self.extra}
-        fields.update(changes)
-        return BuyerLine(**fields)
+        """A copy with some fields changed. An auction rewrites every bidder's line
+        each time its ranking is settled, so the copy is made by copying the fields'
+        dict rather than through the frozen dataclass's ``__init__`` (a setattr per
+        field); the class has no ``__post_init__`` to skip, and only fields may change."""
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"BuyerLine has no field {sorted(unknown)[0]!r}")
+        new = object.__new__(BuyerLine)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
 
     def to_dict(self) -> dict[str, Any]:
         return {"buyer": self.buyer, "name": self.name, "status": self.status,
                 "reasons": list(self.reasons), "price": show(self.price), "text": self.text,
                 **{k: (show(v) if isinstance(v, Decimal) else v) for k, v in self.extra.items()}}
+
+
+_FIELDS = frozenset(f.name for f in fields(BuyerLine))
 
 
 def check(c: BuyerCandidate, lead: Mapping[str, Any], now: datetime, *,

@@ -28,6 +28,7 @@ and :func:`expire` (exactly once) when its worker died before the post's outcome
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from leadgate.domain.market.buyers import (
     BuyerLoad,
     buyer_window_starts,
 )
+from leadgate.services.market.prepared import flat, run, values_of
 from leadgate.services.market.setup import ZERO_LOAD
 from leadgate.store import market as mk
 from leadgate.store.uow import UnitOfWork
@@ -135,9 +137,13 @@ class LeadSales(NamedTuple):
 def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None,
                now: datetime, *, lead: LeadSales | None = None) -> list[BuyerCandidate]:
     """Each buyer with its live load for this lead: up to three reads by key (the
-    lead's market row is not read again when the caller passes it as ``lead``)."""
+    lead's market row is not read again when the caller passes it as ``lead``). Only
+    the buyers with caps or budgets have their load rows read: a buyer without either
+    is eligible whatever its counts say (:func:`counted`), and its load holds none."""
     s = uow.session
-    rows = {r.buyer_key: r for r in core(uow).execute(_LOADS_OF, {"keys": list(buyers)})}
+    keys = [k for k, b in buyers.items() if counted(b)]
+    rows = {r.buyer_key: r for r in core(uow).execute(_LOADS_OF, {"keys": keys})
+            } if keys else {}
     ml: LeadSales | mk.MarketLead | None = lead
     if ml is None and lead_id is not None:
         ml = s.get(mk.MarketLead, lead_id)
@@ -147,6 +153,13 @@ def candidates(uow: UnitOfWork, buyers: Mapping[str, Buyer], lead_id: int | None
     for key, b in buyers.items():
         out.append(BuyerCandidate(b, load_of(b, rows.get(key), now, ml, key in bought)))
     return out
+
+
+def counted(buyer: Buyer) -> bool:
+    """Whether the buyer's eligibility reads its load row's counts (it has caps or
+    budgets); a buyer without either is never kept out by them, and its sentence in a
+    trace names no count."""
+    return bool(buyer.caps) or bool(buyer.budget)
 
 
 #: (window, its start column, its count column)
@@ -285,11 +298,11 @@ def reserve_many(uow: UnitOfWork, wants: Sequence[Want], lead_id: int, now: date
     # same buyer waits here holding nothing (or only sale keys before this one), then
     # inserts nothing (the unique (lead, buyer) key)
     by_key = sorted(live, key=lambda i: wants[i].buyer.key)
-    got = c.execute(_NEW_SALES[c.dialect.name], [{
+    got = run(c, _new_sales(c.dialect.name, len(by_key)), flat([{
         "lead_id": lead_id, "buyer_key": wants[i].buyer.key, "method": method,
         "price": p[i], "payout": pay[i], "exclusive": wants[i].buyer.exclusive,
         "bid_id": wants[i].bid_id, "status": "pending", "sold_at": now}
-        for i in by_key]).all()
+        for i in by_key], _SALE_COLUMNS)).all()
     sale_ids = {r.buyer_key: int(r.id) for r in got}
     for i in list(live):
         if wants[i].buyer.key not in sale_ids:
@@ -300,7 +313,7 @@ def reserve_many(uow: UnitOfWork, wants: Sequence[Want], lead_id: int, now: date
     # one conditional UPDATE of the lead for all of them (bid order: the k-th needs
     # fewer than max_sales - k sales before the group)
     ws = [wants[i].buyer for i in live]
-    if _rows(c.execute(_LEAD_TAKE, {
+    if _rows(run(c, _LEAD_TAKE, {
             "b_lead": lead_id, "b_n": len(live), "b_p": sum(p[i] for i in live),
             "b_pay": sum(pay[i] for i in live), "b_now": now,
             "b_limit": min(b.max_sales - k for k, b in enumerate(ws)),
@@ -316,14 +329,29 @@ def reserve_many(uow: UnitOfWork, wants: Sequence[Want], lead_id: int, now: date
             out[i] = Refused("sold_out", locked=True)
         return cast(list[Reserved | Refused], out)
     capped: list[int] = []
-    for i in sorted(live, key=lambda i: wants[i].buyer.key):  # buyers' rows in key order
+    # the buyers' rows in key order (PostgreSQL: one conditional UPDATE each, so every
+    # sale locks them in the one order); SQLite has one writer at a time, and buyers of
+    # one shape (caps, budgets, window starts) go in one UPDATE ... RETURNING their keys
+    batches: dict[Any, list[int]] = {}
+    for i in sorted(live, key=lambda i: wants[i].buyer.key):
         b = wants[i].buyer
         starts = buyer_window_starts(b, now)
-        params: dict[str, Any] = {"b_key": b.key, "b_p": p[i], "b_now": now}
-        for win in WINDOWS:
-            params[f"b_{win}"] = starts[win]
-        if _rows(c.execute(_statements(b)[0], params)) != 1:
-            capped.append(i)
+        shape = _shape(b, starts) if c.dialect.name == "sqlite" else i
+        batches.setdefault(shape, []).append(i)
+    for shape, batch in batches.items():
+        b = wants[batch[0]].buyer
+        params: dict[str, Any] = {"b_now": now}
+        for win, at in buyer_window_starts(b, now).items():
+            params[f"b_{win}"] = at
+        if len(batch) == 1:
+            params |= {"b_key": b.key, "b_p": p[batch[0]]}
+            if _rows(run(c, _statements(b)[0], params)) != 1:
+                capped.append(batch[0])
+            continue
+        for j, i in enumerate(batch):
+            params |= {f"b_key{j}": wants[i].buyer.key, f"b_p{j}": p[i]}
+        took = {r.buyer_key for r in run(c, _group_update(b, shape, len(batch)), params)}
+        capped.extend(i for i in batch if wants[i].buyer.key not in took)
     if capped:
         _undo_lead(uow, lead_id, sum(p[i] for i in capped), sum(pay[i] for i in capped),
                    len(ws) == 1 and ws[0].exclusive, now, n=len(capped))
@@ -365,15 +393,22 @@ def settle_many(uow: UnitOfWork, sales: Sequence[tuple[Reserved, str | None]]) -
     """:func:`settle` for several sales in one call; how many were still pending."""
     if not sales:
         return 0
-    return _rows(core(uow).execute(_SETTLE, [{"b_id": s.id, "b_x": x} for s, x in sales]))
+    return _rows(run(core(uow), _SETTLE, [{"b_id": s.id, "b_x": x} for s, x in sales]))
 
 
-#: the pending sales' rows: inserted unless the lead was sold to the buyer (built once
-#: per dialect; the rows are bound per call, sent as one INSERT of all of them)
-_NEW_SALES = {name: d.insert(SALES).on_conflict_do_nothing(
-    index_elements=[SALES.c.lead_id, SALES.c.buyer_key]).returning(
-        SALES.c.id, SALES.c.buyer_key)
-    for name, d in (("postgresql", postgresql), ("sqlite", sqlite))}
+_SALE_COLUMNS = ("lead_id", "buyer_key", "method", "price", "payout", "exclusive",
+                 "bid_id", "status", "sold_at")
+_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
+
+
+@functools.cache
+def _new_sales(dialect: str, n: int) -> Any:
+    """``n`` pending sales' rows: each inserted unless the lead was sold to the buyer
+    (built once per dialect and number of rows; one INSERT of all of them)."""
+    return values_of(SALES, _SALE_COLUMNS, n, lambda rows: _DIALECTS[dialect].insert(SALES)
+                     .values(rows).on_conflict_do_nothing(
+                         index_elements=[SALES.c.lead_id, SALES.c.buyer_key])
+                     .returning(SALES.c.id, SALES.c.buyer_key))
 _DROP_SALES = delete(SALES).where(SALES.c.id.in_(bindparam("b_ids", expanding=True)))
 
 
@@ -424,10 +459,20 @@ _LEAD_TAKE = update(LEADS).where(
     updated_at=bindparam("b_now", type_=LEADS.c.updated_at.type))
 
 
-def _load_update(buyer: Buyer) -> Any:
+def _load_update(buyer: Buyer, n: int = 0) -> Any:
+    """The conditional UPDATE of the load row of ``buyer`` (``b_key``, price ``b_p``);
+    with ``n``, of the rows of ``n`` buyers with its caps and budgets in one statement
+    (``b_key0``.. with prices ``b_p0``..), returning the keys of the rows it updated."""
+    if n:
+        keys = [bindparam(f"b_key{i}") for i in range(n)]
+        price: Any = case({k: bindparam(f"b_p{i}", type_=BigInteger())
+                           for i, k in enumerate(keys)}, value=LOADS.c.buyer_key)
+        key_cond = LOADS.c.buyer_key.in_(keys)
+    else:
+        price, key_cond = _P, LOADS.c.buyer_key == bindparam("b_key")
     starts = {w: bindparam(f"b_{w}", type_=LOADS.c[f"{w}_start"].type) for w in WINDOWS}
-    conds: list[Any] = [LOADS.c.buyer_key == bindparam("b_key")]
-    vals: dict[str, Any] = {"sold": LOADS.c.sold + 1, "spent": LOADS.c.spent + _P,
+    conds: list[Any] = [key_cond]
+    vals: dict[str, Any] = {"sold": LOADS.c.sold + 1, "spent": LOADS.c.spent + price,
                             "updated_at": bindparam("b_now", type_=LOADS.c.updated_at.type)}
     for w in WINDOWS:
         start, count = LOADS.c[f"{w}_start"], LOADS.c[f"{w}_count"]
@@ -444,12 +489,36 @@ def _load_update(buyer: Buyer) -> Any:
         w, col = _BUDGET_COLUMN[key]
         start, spent = LOADS.c[f"{w}_start"], LOADS.c[col]
         current = and_(start.is_not(None), start == starts[w])
-        vals[col] = case((current, spent + _P), else_=_P)
+        vals[col] = case((current, spent + price), else_=price)
         limit = buyer.budget.get(key)
         if limit is not None:  # a price above the whole budget is refused before
             conds.append(or_(start.is_(None), start != starts[w],
-                             spent + _P <= cents(limit)))
-    return update(LOADS).where(*conds).values(**vals)
+                             spent + price <= cents(limit)))
+    stmt = update(LOADS).where(*conds).values(**vals)
+    return stmt.returning(LOADS.c.buyer_key) if n else stmt
+
+
+def _shape(buyer: Buyer, starts: Mapping[str, datetime]) -> tuple[Any, ...]:
+    """What a buyer's load UPDATE is made of: its caps and budgets and its window
+    starts. Buyers of one shape have their rows updated by one statement on SQLite."""
+    return (tuple(sorted(buyer.caps.items())),
+            tuple(sorted((k, cents(v)) for k, v in buyer.budget.items())),
+            tuple(starts[w] for w in WINDOWS))
+
+
+_groups: dict[tuple[Any, ...], Any] = {}
+
+
+def _group_update(buyer: Buyer, shape: tuple[Any, ...], n: int) -> Any:
+    """:func:`_load_update` of ``n`` buyers of ``buyer``'s shape (built once per caps,
+    budgets and number of buyers)."""
+    key = (shape[:2], n)
+    got = _groups.get(key)
+    if got is None:
+        if len(_groups) >= 256:
+            _groups.clear()
+        got = _groups[key] = _load_update(buyer, n)
+    return got
 
 
 def release(uow: UnitOfWork, buyer: Buyer, sale: Reserved, now: datetime) -> None:
@@ -524,7 +593,7 @@ def count_all(uow: UnitOfWork, counts: Mapping[str, Mapping[str, int]]) -> None:
     rows = [{"k": k, **{c: counts[k].get(c, 0) for c in COUNTERS}}
             for k in sorted(counts) if any(counts[k].values())]
     if rows:
-        core(uow).execute(_COUNT, rows)
+        run(core(uow), _COUNT, rows)
 
 
 _COUNT = update(LOADS).where(LOADS.c.buyer_key == bindparam("k")).values(

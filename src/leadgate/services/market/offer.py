@@ -12,6 +12,7 @@ during the posts leaves them for the job's re-run to close (``sell._recover``).
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from leadgate.domain.market.buyers import Buyer
 from leadgate.services import deliveries
 from leadgate.services.market import ledger
 from leadgate.services.market.lead_row import LeadForSale
+from leadgate.services.market.prepared import flat, run, values_of
 from leadgate.store import models as m
 from leadgate.store.uow import UnitOfWork
 
@@ -58,8 +60,23 @@ def next_group(decision: AuctionDecision, buyers: Mapping[str, Buyer],
 
 
 _DELIVERIES = cast(Table, m.Delivery.__table__)
-_NEW_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id,
-                                               _DELIVERIES.c.idempotency_key)
+_DELIVERY_COLUMNS = ("lead_id", "destination_key", "idempotency_key", "status", "attempts",
+                     "attempts_offset", "position", "created_at", "updated_at")
+
+
+@functools.cache
+def _new_deliveries(n: int) -> Any:
+    """The INSERT of ``n`` posts' delivery rows, their ids back (built once per n)."""
+    return values_of(_DELIVERIES, _DELIVERY_COLUMNS, n, lambda rows: insert(_DELIVERIES)
+                     .values(rows).returning(_DELIVERIES.c.id,
+                                             _DELIVERIES.c.idempotency_key))
+
+
+_ATTEMPTS = cast(Table, m.DeliveryAttempt.__table__)
+#: ``deliveries.record_attempts``' INSERT of attempt rows (``deliveries.attempt_row``)
+_NEW_ATTEMPT = insert(_ATTEMPTS).values({c: bindparam(c, type_=_ATTEMPTS.c[c].type) for c in (
+    "delivery_id", "number", "outcome", "reason", "retryable", "request", "response",
+    "started_at", "duration_ms", "worker")})
 _POSTED = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), reason=bindparam("b_reason"),
     external_id=bindparam("b_x", type_=_DELIVERIES.c.external_id.type),
@@ -110,7 +127,8 @@ def offer_many(uow: UnitOfWork, lead: LeadForSale, wants: list[ledger.Want], now
                          "updated_at": now})
     sending = {specs[r.idempotency_key][0]: (int(r.id), r.idempotency_key,
                                              specs[r.idempotency_key][1])
-               for r in (ledger.core(uow).execute(_NEW_DELIVERIES, rows) if rows else ())}
+               for r in (run(ledger.core(uow), _new_deliveries(len(rows)),
+                             flat(rows, _DELIVERY_COLUMNS)) if rows else ())}
     reserved = [k for k, g in enumerate(got) if isinstance(g, ledger.Reserved)]
     if reserved or locked:
         # the reservations count for every other worker from here on, and no
@@ -143,9 +161,10 @@ def offer_many(uow: UnitOfWork, lead: LeadForSale, wants: list[ledger.Want], now
                            "b_status": outcome.status if outcome.status != "error"
                            else "dead", "b_x": (outcome.external_id or "")[:200] or None})
             lines[k] |= {"delivery": did, "ms": ms}
-    deliveries.record_attempts(uow, attempts)
+    if attempts:
+        run(ledger.core(uow), _NEW_ATTEMPT, attempts)
     if posted:
-        ledger.core(uow).execute(_POSTED, posted)
+        run(ledger.core(uow), _POSTED, posted)
     took = [k for k in reserved if outcomes[k].status == "accepted"]
     sold.held += ledger.settle_many(uow, [(cast(ledger.Reserved, got[k]),
                                            outcomes[k].external_id) for k in took])

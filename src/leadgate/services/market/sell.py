@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leadgate.delivery.base import Spec
@@ -64,6 +64,7 @@ from leadgate.services import deliveries, jobs, snapshot, timeline
 from leadgate.services.market import fallback, lead_row, ledger
 from leadgate.services.market.lead_row import LeadForSale
 from leadgate.services.market.offer import next_group, offer, offer_many
+from leadgate.services.market.prepared import run
 from leadgate.services.market.queue import JOB
 from leadgate.services.market.settings import MarketSettings
 from leadgate.services.routing import routing_facts
@@ -363,7 +364,7 @@ def _conclude(uow: UnitOfWork, lead: LeadForSale, sold: Sold, payload: Mapping[s
     trace = dict(sold.trace) | {"posts": sold.posts}
     # the lead's row first, then the buyers' rows: the order every sale takes its locks
     # (the UPDATE locks the row on PostgreSQL and returns its committed sales)
-    sales = ledger.core(uow).execute(ledger.CONCLUDE, {
+    sales = run(ledger.core(uow), ledger.CONCLUDE, {
         "b_lead": lead.id, "b_trace": trace, "b_now": now}).scalar()
     ledger.count_all(uow, sold.counts)
     if sold.buyer is None and sales:
@@ -372,9 +373,8 @@ def _conclude(uow: UnitOfWork, lead: LeadForSale, sold: Sold, payload: Mapping[s
         return
     if sold.buyer is not None:
         _set_status(uow, lead, "sold", None)
-        timeline.add(uow, lead.id, "sold", now, actor="market", method=sold.method,
-                     buyer=sold.buyer, price=show(sold.price),
-                     buyers=sold.also or [sold.buyer], trace=trace)
+        _event(uow, lead.id, "sold", now, method=sold.method, buyer=sold.buyer,
+               price=show(sold.price), buyers=sold.also or [sold.buyer], trace=trace)
         return
     orm_lead = uow.session.get(m.Lead, lead.id)  # routing works on the ORM lead
     if orm_lead is not None and fallback.route_unsold(uow, orm_lead, payload, sold.method,
@@ -382,8 +382,7 @@ def _conclude(uow: UnitOfWork, lead: LeadForSale, sold: Sold, payload: Mapping[s
         return  # the flow's fallback pool took it (or its queue, if nobody could)
     queue = str(payload.get("fallback") or "unassigned")
     _set_status(uow, lead, "queued" if queue != "unassigned" else "unassigned", queue)
-    timeline.add(uow, lead.id, "unsold", now, actor="market", method=sold.method,
-                 queue=queue, trace=trace)
+    _event(uow, lead.id, "unsold", now, method=sold.method, queue=queue, trace=trace)
 
 
 _LEADS = cast(Table, m.Lead.__table__)
@@ -391,8 +390,21 @@ _LEAD_STATUS = update(_LEADS).where(_LEADS.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), queue=bindparam("b_queue"))
 
 
+_EVENTS = cast(Table, m.LeadEvent.__table__)
+_NEW_EVENT = insert(_EVENTS).values(
+    {c: bindparam(c, type_=_EVENTS.c[c].type) for c in ("lead_id", "type", "actor", "data",
+                                                         "at")})
+
+
+def _event(uow: UnitOfWork, lead_id: int, type_: str, now: datetime, **data: Any) -> None:
+    """The sale's timeline row (``timeline.add``'s row, actor ``market``), through the
+    prepared statement."""
+    run(ledger.core(uow), _NEW_EVENT, {"lead_id": lead_id, "type": type_,
+                                       "actor": "market", "data": data, "at": now})
+
+
 def _set_status(uow: UnitOfWork, lead: LeadForSale, status: str, queue: str | None) -> None:
     """The lead's status and queue: one Core UPDATE (no ORM flush at the commit)."""
-    ledger.core(uow).execute(_LEAD_STATUS, {"b_id": lead.id, "b_status": status,
-                                            "b_queue": queue})
+    run(ledger.core(uow), _LEAD_STATUS, {"b_id": lead.id, "b_status": status,
+                                         "b_queue": queue})
     lead.status = status
